@@ -1,0 +1,122 @@
+/**
+ * Outgoing bytes of one connection, batched until the connection flushes them in one transport write.
+ *
+ * Small writes (frame headers, small payloads, HTTP heads) are copied into a slab shared by every connection
+ * of the process: a bump allocator whose bytes are never rewritten once handed out, so the transport may keep
+ * them by reference. An idle connection therefore holds no output memory, and a batch is usually one
+ * contiguous view of the slab. Large payloads are queued by reference, not copied just to sit behind a header.
+ *
+ * @module
+ */
+
+/** 64 KiB: large enough that most batches of small frames fit in one view, small enough to waste little. */
+const SLAB_BYTES = 64 * 1024;
+/** Payloads above this go by reference; below it a copy is cheaper than an extra transport write. */
+export const COPY_THRESHOLD_BYTES = 16 * 1024;
+
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+/** A connection's pending output. */
+export class OutputBuffer {
+  /** Sealed chunks, in order, waiting for {@linkcode OutputBuffer.drainTo}. */
+  #chunks: Uint8Array[] = [];
+  /** The slab the open segment lives in, or `null` when there is no open segment. */
+  #segmentSlab: Uint8Array | null = null;
+  #segmentStart = 0;
+  #segmentEnd = 0;
+  #pending = 0;
+
+  /**
+   * Reserves `n` contiguous bytes and returns the buffer to write them into, starting at
+   * {@linkcode OutputBuffer.offset}. Call {@linkcode OutputBuffer.commit} with `n` right after writing, before
+   * any other connection writes.
+   */
+  reserve(n: number): Uint8Array {
+    // Extend the open segment only while nobody else has taken slab bytes after it.
+    if (
+      this.#segmentSlab === slab && this.#segmentEnd === slabUsed && slabUsed + n <= slab.length
+    ) {
+      return slab;
+    }
+    this.#seal();
+    if (slabUsed + n > slab.length) {
+      slab = new Uint8Array(Math.max(SLAB_BYTES, n));
+      slabUsed = 0;
+    }
+    this.#segmentSlab = slab;
+    this.#segmentStart = slabUsed;
+    this.#segmentEnd = slabUsed;
+    return slab;
+  }
+
+  /** Where the bytes reserved by {@linkcode OutputBuffer.reserve} start. */
+  get offset(): number {
+    return slabUsed;
+  }
+
+  /** Marks `n` reserved bytes as written. */
+  commit(n: number): void {
+    slabUsed += n;
+    this.#segmentEnd = slabUsed;
+    this.#pending += n;
+  }
+
+  /** Appends a copy of `bytes`. */
+  copy(bytes: Uint8Array): void {
+    const target = this.reserve(bytes.length);
+    target.set(bytes, slabUsed);
+    this.commit(bytes.length);
+  }
+
+  /** Appends `bytes` by reference: the caller must not modify them until the transport has written them. */
+  push(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#seal();
+    this.#chunks.push(bytes);
+    this.#pending += bytes.length;
+  }
+
+  /** Appends `bytes`, copying small ones and referencing large ones. */
+  append(bytes: Uint8Array): void {
+    if (bytes.length <= COPY_THRESHOLD_BYTES) this.copy(bytes);
+    else this.push(bytes);
+  }
+
+  /** Bytes waiting to be written. */
+  get length(): number {
+    return this.#pending;
+  }
+
+  /** Hands every pending chunk to `write`, in order, and empties the buffer. */
+  drainTo(write: (chunk: Uint8Array) => unknown): void {
+    this.#seal();
+    const chunks = this.#chunks;
+    if (chunks.length === 0) return;
+    this.#pending = 0;
+    if (chunks.length === 1) {
+      const only = chunks[0];
+      chunks.length = 0;
+      write(only);
+      return;
+    }
+    this.#chunks = [];
+    for (const chunk of chunks) write(chunk);
+  }
+
+  /** Drops everything pending (the connection is gone). */
+  clear(): void {
+    this.#seal();
+    this.#chunks.length = 0;
+    this.#pending = 0;
+  }
+
+  #seal(): void {
+    const segmentSlab = this.#segmentSlab;
+    if (segmentSlab === null) return;
+    this.#segmentSlab = null;
+    if (this.#segmentEnd > this.#segmentStart) {
+      this.#chunks.push(segmentSlab.subarray(this.#segmentStart, this.#segmentEnd));
+    }
+  }
+}

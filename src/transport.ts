@@ -1,0 +1,47 @@
+/**
+ * The seam between the runtime-agnostic core and a byte transport (a TCP or TLS socket, or an in-memory
+ * stream pair). Adapters implement {@linkcode Transport}; the core implements {@linkcode TransportHandler}.
+ *
+ * @module
+ */
+
+/** A byte transport as the core sees it. Implemented by each adapter and by the stream-pair driver. */
+export interface Transport {
+  /**
+   * Hands `chunk` to the transport. The core never mutates `chunk` afterwards, so the transport may keep it
+   * by reference until written.
+   *
+   * @returns `false` when the transport's own buffer is above its high-water mark: the core then waits for
+   * {@linkcode TransportHandler.onDrain} before writing more of a large body.
+   */
+  write(chunk: Uint8Array): boolean;
+  /** Bytes accepted by {@linkcode Transport.write} that the operating system has not taken yet. */
+  readonly bufferedAmount: number;
+  /** Sends what is buffered, then closes. {@linkcode TransportHandler.onClose} follows. */
+  end(): void;
+  /** Closes at once, dropping unsent bytes. {@linkcode TransportHandler.onClose} follows. */
+  destroy(): void;
+  /** Stops delivering {@linkcode TransportHandler.onData} until {@linkcode Transport.resume}. */
+  pause(): void;
+  /** Resumes delivering data after {@linkcode Transport.pause}. */
+  resume(): void;
+  /** The peer's address, `""` when the transport has none (an in-memory pair). */
+  readonly remoteAddress: string;
+  /** The peer's port, `0` when the transport has none. */
+  readonly remotePort: number;
+}
+
+/** What a transport calls on the core. Every call is synchronous; the core never throws from them. */
+export interface TransportHandler {
+  /**
+   * Bytes read from the peer, in order. `chunk` is only valid during the call (Bun reuses its read buffer):
+   * the core copies what it keeps, and may modify `chunk` in place (unmasking) while it runs.
+   */
+  onData(chunk: Uint8Array): void;
+  /** The transport's buffer fell below its high-water mark after a `write` returned `false`. */
+  onDrain(): void;
+  /** The peer ended the stream (EOF). The transport still accepts writes until it closes. */
+  onEnd(): void;
+  /** The transport is closed, for any reason. Called exactly once; nothing is called after it. */
+  onClose(error?: unknown): void;
+}
