@@ -43,6 +43,8 @@ export interface Platform {
    * asynchronous `crypto.subtle.digest`.
    */
   sha1Base64?(text: string): string;
+  /** Lets the process exit while `timer` (from `setInterval`) is pending; absent where timers have `unref()`. */
+  unrefTimer?(timer: unknown): void;
   /**
    * Calls `listener` on SIGINT and SIGTERM until the returned function is called. Absent where the runtime
    * has no signals.

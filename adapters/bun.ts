@@ -1,0 +1,207 @@
+/**
+ * Binds Wharf to `Bun.listen`. Bun calls `data` with its own read buffer, which it reuses, so the core copies
+ * what it keeps (its contract for every transport). `socket.write` writes what the kernel takes at once and
+ * returns the count; the rest is queued here and written on `drain`.
+ *
+ * @module
+ */
+
+import type { Platform } from "../src/platform.ts";
+import {
+  type HttpServerOptions,
+  type Listen,
+  type RequestHandler,
+  type Server,
+  startServerWith,
+} from "../src/server.ts";
+import type { Transport, TransportHandler } from "../src/transport.ts";
+import { nodePlatform } from "./node.ts";
+
+/** The part of Bun's socket API this adapter uses (typed here so no Bun type package is needed). */
+interface BunSocket {
+  write(data: Uint8Array): number;
+  end(): void;
+  terminate(): void;
+  pause?(): void;
+  resume?(): void;
+  setNoDelay?(noDelay: boolean): void;
+  readonly remoteAddress: string;
+  readonly remotePort?: number;
+  data: BunTransport | undefined;
+}
+
+interface BunListener {
+  readonly port: number;
+  readonly hostname: string;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+interface BunListenOptions {
+  hostname: string;
+  port: number;
+  tls?: { cert: string; key: string };
+  allowHalfOpen?: boolean;
+  socket: {
+    open(socket: BunSocket): void;
+    data(socket: BunSocket, data: Uint8Array): void;
+    drain(socket: BunSocket): void;
+    end(socket: BunSocket): void;
+    close(socket: BunSocket, error?: Error): void;
+    error(socket: BunSocket, error: Error): void;
+  };
+}
+
+declare const Bun: { listen(options: BunListenOptions): BunListener };
+
+/** Unsent bytes above which `write` reports backpressure, as Node's default socket high-water mark. */
+const HIGH_WATER_BYTES = 64 * 1024;
+/** After `end()`, how long a peer may keep its side open before the socket is closed, in milliseconds. */
+const LINGER_MS = 2000;
+
+class BunTransport implements Transport {
+  readonly #socket: BunSocket;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  handler!: TransportHandler;
+  bufferedAmount = 0;
+  #queue: Uint8Array[] = [];
+  #ending = false;
+  #closed = false;
+  #needDrain = false;
+
+  constructor(socket: BunSocket) {
+    this.#socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? "";
+    this.remotePort = socket.remotePort ?? 0;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.#queue.length === 0) {
+      const written = this.#socket.write(chunk);
+      if (written === chunk.length) return true;
+      // The chunk may view a buffer the caller reuses once this call returns: keep a copy of the rest.
+      chunk = chunk.slice(Math.max(written, 0));
+    } else {
+      chunk = chunk.slice();
+    }
+    this.#queue.push(chunk);
+    this.bufferedAmount += chunk.length;
+    if (this.bufferedAmount > HIGH_WATER_BYTES) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    if (this.#queue.length === 0) this.#finish();
+  }
+
+  destroy(): void {
+    if (this.#closed) return;
+    this.#socket.terminate();
+  }
+
+  pause(): void {
+    this.#socket.pause?.();
+  }
+
+  resume(): void {
+    this.#socket.resume?.();
+  }
+
+  /** Writes queued chunks; called on Bun's `drain`. */
+  drain(): void {
+    const queue = this.#queue;
+    while (queue.length > 0) {
+      const chunk = queue[0];
+      const written = this.#socket.write(chunk);
+      if (written < 0) return;
+      this.bufferedAmount -= Math.max(written, 0);
+      if (written < chunk.length) {
+        queue[0] = chunk.subarray(written);
+        return;
+      }
+      queue.shift();
+    }
+    if (this.#ending) {
+      this.#finish();
+      return;
+    }
+    if (this.#needDrain) {
+      this.#needDrain = false;
+      this.handler.onDrain();
+    }
+  }
+
+  closed(error?: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.handler.onClose(error);
+  }
+
+  #finish(): void {
+    const socket = this.#socket;
+    socket.end();
+    setTimeout(() => {
+      if (!this.#closed) socket.terminate();
+    }, LINGER_MS);
+  }
+}
+
+/** Listens with `Bun.listen`. */
+export const listenBun: Listen = (options, accept) => {
+  const listener = Bun.listen({
+    hostname: options.hostname,
+    port: options.port,
+    tls: options.tls,
+    allowHalfOpen: true,
+    socket: {
+      open(socket) {
+        socket.setNoDelay?.(true);
+        const transport = new BunTransport(socket);
+        socket.data = transport;
+        transport.handler = accept(transport);
+      },
+      data(socket, data) {
+        socket.data!.handler.onData(data);
+      },
+      drain(socket) {
+        socket.data!.drain();
+      },
+      end(socket) {
+        socket.data!.handler.onEnd();
+      },
+      close(socket, error) {
+        socket.data!.closed(error);
+      },
+      error(socket, error) {
+        socket.data?.closed(error);
+      },
+    },
+  });
+  return Promise.resolve({
+    port: listener.port,
+    address: listener.hostname,
+    close: () => listener.stop(false),
+  });
+};
+
+/** The runtime services of Bun: it implements the Node modules the Node adapter uses. */
+export const bunPlatform: Platform = { ...nodePlatform, name: "bun" };
+
+/**
+ * Starts an HTTP (and Websocket) server on Bun (the seed's `start_http_server`). Resolves once listening.
+ *
+ * @throws {RangeError} for invalid options. Rejects when the port cannot be bound.
+ */
+export function startHttpServer(
+  onRequest: RequestHandler,
+  options?: HttpServerOptions,
+): Promise<Server> {
+  return startServerWith(listenBun, bunPlatform, onRequest, options);
+}

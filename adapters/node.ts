@@ -1,0 +1,128 @@
+/**
+ * Binds Wharf to Node's `node:net` / `node:tls`. Socket events feed the core directly (no stream wrapper):
+ * `data` buffers are handed over as they are, and writes go to `socket.write`, which queues by reference.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import * as net from "node:net";
+import { homedir } from "node:os";
+import process from "node:process";
+import * as tls from "node:tls";
+import type { Platform } from "../src/platform.ts";
+import {
+  type HttpServerOptions,
+  type Listen,
+  type RequestHandler,
+  type Server,
+  startServerWith,
+} from "../src/server.ts";
+import type { Transport, TransportHandler } from "../src/transport.ts";
+import { nodeFileSystem } from "./_fs_node.ts";
+
+/**
+ * After `end()`, how long a peer may keep its side open before the socket is destroyed, in milliseconds. A
+ * peer that never closes must not hold the connection forever.
+ */
+const LINGER_MS = 2000;
+
+class NodeTransport implements Transport {
+  readonly #socket: net.Socket;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    this.remoteAddress = socket.remoteAddress ?? "";
+    this.remotePort = socket.remotePort ?? 0;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.#socket.write(chunk);
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  end(): void {
+    const socket = this.#socket;
+    socket.end();
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+}
+
+function bind(socket: net.Socket, handler: TransportHandler): void {
+  socket.setNoDelay(true);
+  socket.on("data", (chunk: Uint8Array) => handler.onData(chunk));
+  socket.on("drain", () => handler.onDrain());
+  socket.on("end", () => handler.onEnd());
+  // The error is reported through onClose; without a listener Node would throw it.
+  let failure: unknown;
+  socket.on("error", (error) => failure = error);
+  socket.on("close", () => handler.onClose(failure));
+}
+
+/** Listens with `node:net` (or `node:tls` when `tls` is given). */
+export const listenNode: Listen = (options, accept) => {
+  const onConnection = (socket: net.Socket) => bind(socket, accept(new NodeTransport(socket)));
+  const server = options.tls === undefined
+    ? net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection)
+    : tls.createServer(
+      { allowHalfOpen: true, cert: options.tls.cert, key: options.tls.key },
+      onConnection,
+    );
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      const address = server.address() as net.AddressInfo;
+      resolve({
+        port: address.port,
+        address: address.address,
+        close: () => new Promise<void>((done) => server.close(() => done())),
+      });
+    });
+  });
+};
+
+/** The runtime services of Node (also used by Bun, which implements the same modules). */
+export const nodePlatform: Platform = {
+  name: "node",
+  fs: nodeFileSystem,
+  homeDir: () => homedir(),
+  sha1Base64: (text) => createHash("sha1").update(text, "latin1").digest("base64"),
+  onShutdownSignal(listener) {
+    process.on("SIGINT", listener);
+    process.on("SIGTERM", listener);
+    return () => {
+      process.off("SIGINT", listener);
+      process.off("SIGTERM", listener);
+    };
+  },
+};
+
+/**
+ * Starts an HTTP (and Websocket) server on Node (the seed's `start_http_server`). Resolves once listening.
+ *
+ * @throws {RangeError} for invalid options. Rejects when the port cannot be bound.
+ */
+export function startHttpServer(
+  onRequest: RequestHandler,
+  options?: HttpServerOptions,
+): Promise<Server> {
+  return startServerWith(listenNode, nodePlatform, onRequest, options);
+}

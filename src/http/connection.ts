@@ -1,0 +1,614 @@
+/**
+ * One HTTP/1.1 connection: parses requests from the transport, runs the app's handler for one request at a
+ * time (so pipelined responses leave in request order), writes responses, enforces the header and idle
+ * timeouts, and hands the transport over to another protocol after an upgrade.
+ *
+ * @module
+ */
+
+import { markDirty, enterCallback, leaveCallback, type Flushable } from "../_flush.ts";
+import { OutputBuffer } from "../_output_buffer.ts";
+import type { FileSystem } from "../platform.ts";
+import type { WheelItem } from "../timer_wheel.ts";
+import type { Transport, TransportHandler } from "../transport.ts";
+import { HttpError } from "./errors.ts";
+import { RequestParser } from "./parser.ts";
+import { HttpRequest, type RequestOwner } from "./request.ts";
+import { HttpResponse, type ResponseChannel, writeLatin1 } from "./response.ts";
+import type { PublicFolder, StaticResponse } from "./static.ts";
+import { statusText } from "./status.ts";
+import { httpDate } from "./date.ts";
+
+/** Buffered output above which a streaming body waits for the transport to drain. */
+const HIGH_WATER_BYTES = 64 * 1024;
+/** Unparsed input held while a request is being handled; beyond it, reading pauses (pipelining backpressure). */
+const PENDING_INPUT_LIMIT_BYTES = 64 * 1024;
+
+/** What a connection needs from its server. Implemented by the server core. */
+export interface ConnectionHost {
+  /** The public server handle (what `request.server` and `Websocket.getServer` return). */
+  readonly handle: unknown;
+  /** The app's request handler. */
+  readonly onRequest: (request: HttpRequest) => unknown;
+  /** Where handler errors go. */
+  readonly onError: (error: unknown, request?: HttpRequest) => void;
+  /** Largest request head, in bytes. */
+  readonly maxHeaderBytes: number;
+  /** Largest request body, in bytes. */
+  readonly maxBodyBytes: number;
+  /** Keep-alive idle timeout in milliseconds; 0 disables it. */
+  readonly idleTimeoutMs: number;
+  /** Time allowed from a request's first byte to the end of its head, in milliseconds (slowloris). */
+  readonly headerTimeoutMs: number;
+  /** The public folder, when configured. */
+  readonly publicFolder: PublicFolder | undefined;
+  /** Serves one file with the public folder's logic, for `sendFile`. */
+  serveFile(path: string, method: string, request: HttpRequest): Promise<StaticResponse | null>;
+  /** The file system, when the runtime has one. */
+  readonly fs: FileSystem | undefined;
+  /** The runtime's synchronous SHA-1, when it has one. */
+  readonly sha1Base64: ((text: string) => string) | undefined;
+  /** A clock good to about a second (refreshed by the server's tick), in milliseconds. */
+  readonly coarseNow: number;
+  /** `true` once the server is stopping: responses close their connections. */
+  readonly stopping: boolean;
+  /** Puts `item` on the server's timer wheel for `atMs`. */
+  schedule(item: HttpConnection, atMs: number): void;
+  /** The connection has closed. */
+  connectionClosed(connection: HttpConnection): void;
+}
+
+/** The protocol a connection switched to (a Websocket), receiving the transport's events from then on. */
+export interface UpgradedProtocol {
+  /** Bytes from the peer (the same contract as {@linkcode TransportHandler.onData}). */
+  onData(chunk: Uint8Array): void;
+  /** The transport drained. */
+  onDrain(): void;
+  /** The peer ended the stream. */
+  onEnd(): void;
+  /** The transport closed. */
+  onClose(error?: unknown): void;
+  /** The connection's timer came due; `now` is the coarse clock. */
+  onTimer(now: number): void;
+  /** The 101 response is queued: the protocol may now send, before any buffered input is delivered. */
+  onAttach(): void;
+  /** The server is shutting down. */
+  shutdown(): void;
+}
+
+type Mode = "http" | "upgraded" | "closing" | "closed";
+
+let nextUuid = 1;
+
+/** An HTTP connection; created by the server for each accepted transport. */
+export class HttpConnection
+  implements TransportHandler, ResponseChannel, RequestOwner, Flushable, WheelItem {
+  /** Process-wide unique id (the seed's connection UUID). */
+  readonly uuid: number = nextUuid++;
+  /** The connection's batched output. */
+  readonly out: OutputBuffer = new OutputBuffer();
+  flushQueued = false;
+  wheelSecond = -1;
+  readonly #host: ConnectionHost;
+  readonly #transport: Transport;
+  readonly #parser: RequestParser;
+  #mode: Mode = "http";
+  #protocol: UpgradedProtocol | undefined;
+  #busy = false;
+  #request: HttpRequest | undefined;
+  #response: HttpResponse | undefined;
+  #upgrading = false;
+  #pending: Uint8Array | null = null;
+  #pumping = false;
+  #paused = false;
+  #peerEnded = false;
+  #endAfterFlush = false;
+  #continueSent = false;
+  #headStartedAt = 0;
+  #lastActivity: number;
+  #drainWaiters: (() => void)[] = [];
+  readonly #writeToTransport: (chunk: Uint8Array) => void;
+
+  /** @internal Made by the server for each accepted transport. */
+  constructor(host: ConnectionHost, transport: Transport) {
+    this.#host = host;
+    this.#transport = transport;
+    this.#parser = new RequestParser(host);
+    this.#lastActivity = host.coarseNow;
+    this.#writeToTransport = (chunk) => {
+      this.#transport.write(chunk);
+    };
+    if (host.idleTimeoutMs > 0) host.schedule(this, this.#lastActivity + host.idleTimeoutMs);
+  }
+
+  /** The server handle. */
+  get server(): unknown {
+    return this.#host.handle;
+  }
+
+  /** The peer's address. */
+  get remoteAddress(): string {
+    return this.#transport.remoteAddress;
+  }
+
+  /** The transport, for the protocol a connection upgrades to. */
+  get transport(): Transport {
+    return this.#transport;
+  }
+
+  /** `true` once the transport is closed. */
+  get closed(): boolean {
+    return this.#mode === "closed";
+  }
+
+  /** The server's coarse clock, in milliseconds (good to about a second). */
+  get coarseNow(): number {
+    return this.#host.coarseNow;
+  }
+
+  /** Puts this connection on the server's timer wheel for `atMs`; it gets `onTimer` then (or later). */
+  scheduleTimer(atMs: number): void {
+    this.#host.schedule(this, atMs);
+  }
+
+  /** The runtime's synchronous SHA-1, when it has one (for the Websocket handshake). */
+  get sha1Base64(): ((text: string) => string) | undefined {
+    return this.#host.sha1Base64;
+  }
+
+  /** The file system, for `sendFile`. */
+  get fs(): FileSystem | undefined {
+    return this.#host.fs;
+  }
+
+  // ---- TransportHandler ----
+
+  onData(chunk: Uint8Array): void {
+    enterCallback();
+    try {
+      const mode = this.#mode;
+      if (mode === "upgraded") {
+        this.#protocol!.onData(chunk);
+        return;
+      }
+      if (mode !== "http") return;
+      this.#lastActivity = this.#host.coarseNow;
+      if (this.#busy || this.#pending !== null) {
+        this.#appendPending(chunk);
+        return;
+      }
+      const offset = this.#parse(chunk, 0);
+      if (offset < chunk.length) this.#keepRest(chunk.subarray(offset), true);
+    } catch (error) {
+      this.#internalError(error);
+    } finally {
+      leaveCallback();
+    }
+  }
+
+  onDrain(): void {
+    enterCallback();
+    try {
+      if (this.#mode === "upgraded") this.#protocol!.onDrain();
+      this.#wakeDrainWaiters();
+    } finally {
+      leaveCallback();
+    }
+  }
+
+  onEnd(): void {
+    enterCallback();
+    try {
+      this.#peerEnded = true;
+      if (this.#mode === "upgraded") {
+        this.#protocol!.onEnd();
+        return;
+      }
+      if (this.#mode !== "http") return;
+      // A half-sent request will never complete; a busy connection still owes its response.
+      if (!this.#busy) this.#endAfterFlushNow();
+    } finally {
+      leaveCallback();
+    }
+  }
+
+  onClose(error?: unknown): void {
+    if (this.#mode === "closed") return;
+    const wasUpgraded = this.#mode === "upgraded";
+    this.#mode = "closed";
+    this.out.clear();
+    this.#pending = null;
+    this.#wakeDrainWaiters();
+    enterCallback();
+    try {
+      if (wasUpgraded) this.#protocol!.onClose(error);
+    } finally {
+      leaveCallback();
+      this.#host.connectionClosed(this);
+    }
+  }
+
+  // ---- Flushable ----
+
+  flush(): void {
+    if (this.#mode === "closed") return;
+    if (this.out.length > 0) this.out.drainTo(this.#writeToTransport);
+    if (this.#endAfterFlush) {
+      this.#endAfterFlush = false;
+      this.#transport.end();
+    }
+  }
+
+  // ---- ResponseChannel ----
+
+  queueFlush(): void {
+    markDirty(this);
+  }
+
+  drained(): Promise<void> {
+    if (this.#mode === "closed") return Promise.resolve();
+    if (this.#transport.bufferedAmount + this.out.length <= HIGH_WATER_BYTES) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  responseDone(response: HttpResponse, keepAlive: boolean): void {
+    if (response === this.#response) this.#requestDone(keepAlive);
+  }
+
+  #requestDone(keepAlive: boolean): void {
+    this.#busy = false;
+    this.#request = undefined;
+    this.#response = undefined;
+    if (this.#mode !== "http") return;
+    if (!keepAlive || this.#host.stopping || (this.#peerEnded && this.#pending === null)) {
+      this.#endAfterFlushNow();
+      return;
+    }
+    this.#lastActivity = this.#host.coarseNow;
+    if (this.#host.idleTimeoutMs > 0) {
+      this.#host.schedule(this, this.#lastActivity + this.#host.idleTimeoutMs);
+    }
+    if (!this.#pumping) this.#pump();
+  }
+
+  serveFile(path: string, request: HttpRequest): Promise<StaticResponse | null> {
+    return this.#host.serveFile(path, request.method, request);
+  }
+
+  // ---- RequestOwner ----
+
+  createResponse(request: HttpRequest): HttpResponse {
+    if (request !== this.#request) {
+      throw new TypeError("This request's response is already finished");
+    }
+    if (this.#upgrading || this.#mode === "upgraded") {
+      throw new TypeError("This request was upgraded; it has no HTTP response");
+    }
+    if (this.#response !== undefined) {
+      throw new TypeError("A response was already created for this request");
+    }
+    return this.#response = new HttpResponse(request, this);
+  }
+
+  // ---- Upgrades ----
+
+  /**
+   * Claims `request` for an upgrade: no HTTP response will be made for it. Call before any asynchronous work
+   * of the handshake, then {@linkcode HttpConnection.switchProtocols} or {@linkcode HttpConnection.rejectUpgrade}.
+   *
+   * @throws {TypeError} when the request is not this connection's current one or already has a response.
+   */
+  beginUpgrade(request: HttpRequest, response: HttpResponse | undefined): void {
+    if (request !== this.#request || this.#mode !== "http") {
+      throw new TypeError("The request is no longer current: upgrade it while handling it");
+    }
+    if (this.#upgrading) throw new TypeError("The request is already being upgraded");
+    if (this.#response !== undefined && this.#response !== response) {
+      throw new TypeError("The request already has a different response");
+    }
+    if (response?.headersSent) throw new TypeError("The response's headers were already sent");
+    this.#upgrading = true;
+  }
+
+  /**
+   * Sends `101 Switching Protocols` with `headerLines` (each ending in CRLF) and routes the transport to
+   * `protocol`, including bytes that arrived after the request.
+   */
+  switchProtocols(headerLines: string, protocol: UpgradedProtocol): void {
+    if (this.#mode !== "http") return;
+    writeLatin1(this.out, `HTTP/1.1 101 Switching Protocols\r\n${headerLines}\r\n`);
+    markDirty(this);
+    this.#mode = "upgraded";
+    this.#protocol = protocol;
+    this.#upgrading = false;
+    this.#busy = false;
+    this.#request = undefined;
+    this.#response = undefined;
+    const rest = this.#pending;
+    this.#pending = null;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport.resume();
+    }
+    protocol.onAttach();
+    if (rest !== null) protocol.onData(rest);
+    if (this.#peerEnded) protocol.onEnd();
+  }
+
+  /** Answers a failed upgrade with `status` and closes the connection (RFC 6455 §4.2.2). */
+  rejectUpgrade(error: HttpError, extraHeaderLines = ""): void {
+    this.#upgrading = false;
+    this.#sendErrorAndClose(error.status, error.message, extraHeaderLines);
+  }
+
+  // ---- Timers and shutdown ----
+
+  /** The timer wheel reached this connection. `now` is the coarse clock. */
+  onTimer(now: number): void {
+    const mode = this.#mode;
+    if (mode === "upgraded") {
+      this.#protocol!.onTimer(now);
+      return;
+    }
+    if (mode !== "http" || this.#busy) return;
+    const host = this.#host;
+    const head = this.#parser.inProgress && this.#parser.head === undefined;
+    const deadline = head
+      ? this.#headStartedAt + host.headerTimeoutMs
+      : host.idleTimeoutMs > 0
+      ? this.#lastActivity + host.idleTimeoutMs
+      : Infinity;
+    if (deadline === Infinity) return;
+    if (now < deadline) {
+      host.schedule(this, deadline);
+      return;
+    }
+    enterCallback();
+    try {
+      if (head) this.#sendErrorAndClose(408, "Request head not received in time");
+      else this.#endAfterFlushNow();
+    } finally {
+      leaveCallback();
+    }
+  }
+
+  /** The server is stopping: idle connections close now, busy ones after their response. */
+  shutdown(): void {
+    enterCallback();
+    try {
+      if (this.#mode === "upgraded") this.#protocol!.shutdown();
+      else if (this.#mode === "http" && !this.#busy) this.#endAfterFlushNow();
+    } finally {
+      leaveCallback();
+    }
+  }
+
+  /** Closes the transport once everything queued so far is written. */
+  endAfterFlush(): void {
+    this.#endAfterFlush = true;
+    markDirty(this);
+  }
+
+  /** Closes the transport at once. */
+  destroy(): void {
+    this.#transport.destroy();
+  }
+
+  // ---- internals ----
+
+  #parse(chunk: Uint8Array, offset: number): number {
+    const parser = this.#parser;
+    const host = this.#host;
+    while (offset < chunk.length && !this.#busy && this.#mode === "http") {
+      if (!parser.inProgress) {
+        this.#headStartedAt = host.coarseNow;
+        if (host.headerTimeoutMs > 0) host.schedule(this, this.#headStartedAt + host.headerTimeoutMs);
+      }
+      try {
+        offset = parser.execute(chunk, offset);
+      } catch (error) {
+        if (error instanceof HttpError) {
+          this.#sendErrorAndClose(error.status, error.message);
+          return chunk.length;
+        }
+        throw error;
+      }
+      if (parser.complete) {
+        this.#startRequest();
+      } else if (parser.head !== undefined && parser.head.expectContinue && !this.#continueSent) {
+        // RFC 9110 §10.1.1: tell the client to go on sending the body it is holding back.
+        this.#continueSent = true;
+        writeLatin1(this.out, "HTTP/1.1 100 Continue\r\n\r\n");
+        markDirty(this);
+      }
+    }
+    return offset;
+  }
+
+  #keepRest(rest: Uint8Array, copy: boolean): void {
+    if (this.#mode === "upgraded") this.#protocol!.onData(rest);
+    else if (this.#mode === "http") {
+      if (copy) this.#appendPending(rest);
+      else this.#pending = rest;
+    }
+  }
+
+  #appendPending(chunk: Uint8Array): void {
+    const pending = this.#pending;
+    if (pending === null) {
+      this.#pending = chunk.slice();
+    } else {
+      const joined = new Uint8Array(pending.length + chunk.length);
+      joined.set(pending);
+      joined.set(chunk, pending.length);
+      this.#pending = joined;
+    }
+    if (this.#pending!.length > PENDING_INPUT_LIMIT_BYTES && !this.#paused) {
+      this.#paused = true;
+      this.#transport.pause();
+    }
+  }
+
+  #pump(): void {
+    this.#pumping = true;
+    try {
+      while (this.#pending !== null && !this.#busy && this.#mode === "http") {
+        const data = this.#pending;
+        this.#pending = null;
+        const offset = this.#parse(data, 0);
+        if (offset < data.length) this.#keepRest(data.subarray(offset), false);
+      }
+      if (this.#paused && this.#pending === null && this.#mode === "http") {
+        this.#paused = false;
+        this.#transport.resume();
+      }
+      if (this.#peerEnded && !this.#busy && this.#mode === "http") this.#endAfterFlushNow();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #startRequest(): void {
+    const parser = this.#parser;
+    const request = new HttpRequest(parser.head!, parser.body, this);
+    parser.reset();
+    this.#busy = true;
+    this.#continueSent = false;
+    this.#request = request;
+    this.#response = undefined;
+    const folder = this.#host.publicFolder;
+    if (
+      folder !== undefined && request.upgrade === undefined &&
+      (request.method === "GET" || request.method === "HEAD")
+    ) {
+      folder.serve(request.method, request.path, request.headers).then(
+        (file) => this.#afterStatic(request, file),
+        (error) => this.#handlerFailed(request, error),
+      );
+      return;
+    }
+    this.#runHandler(request);
+  }
+
+  #afterStatic(request: HttpRequest, file: StaticResponse | null): void {
+    if (request !== this.#request) return;
+    if (file === null) {
+      this.#runHandler(request);
+      return;
+    }
+    const response = this.createResponse(request);
+    response.sendStatic(file).catch((error) => this.#handlerFailed(request, error));
+  }
+
+  #runHandler(request: HttpRequest): void {
+    let result: unknown;
+    enterCallback();
+    try {
+      result = this.#host.onRequest(request);
+    } catch (error) {
+      this.#handlerFailed(request, error);
+      return;
+    } finally {
+      leaveCallback();
+    }
+    if (result instanceof Promise) {
+      result.then(
+        () => this.#afterHandler(request),
+        (error) => this.#handlerFailed(request, error),
+      );
+    } else {
+      this.#afterHandler(request);
+    }
+  }
+
+  #afterHandler(request: HttpRequest): void {
+    if (request !== this.#request || this.#upgrading || this.#mode !== "http") return;
+    const response = this.#response;
+    enterCallback();
+    try {
+      if (response === undefined) {
+        // The handler neither answered nor upgraded: nothing handles this path.
+        const notFound = this.createResponse(request);
+        notFound.status = 404;
+        notFound.writeHeader("Content-Type", "text/plain; charset=utf-8");
+        notFound.writeBody("Not Found");
+        notFound.destroy();
+      } else if (!response.finished && !response.headersSent) {
+        response.destroy();
+      }
+    } finally {
+      leaveCallback();
+    }
+  }
+
+  #handlerFailed(request: HttpRequest, error: unknown): void {
+    this.#host.onError(error, request);
+    if (request !== this.#request || this.#mode !== "http") return;
+    enterCallback();
+    try {
+      if (this.#upgrading) {
+        this.#upgrading = false;
+        this.#sendErrorAndClose(500, "Internal Server Error");
+        return;
+      }
+      const response = this.#response;
+      if (response !== undefined && response.headersSent) {
+        // Half a response is on the wire: only closing tells the client it is incomplete.
+        this.#transport.destroy();
+        return;
+      }
+      response?.abandon();
+      this.#sendErrorAndClose(500, "Internal Server Error", "", false);
+    } finally {
+      leaveCallback();
+    }
+  }
+
+  #internalError(error: unknown): void {
+    this.#host.onError(error, this.#request);
+    if (this.#mode === "http" && !this.#response?.headersSent) {
+      this.#response?.abandon();
+      this.#sendErrorAndClose(500, "Internal Server Error");
+    } else {
+      this.#transport.destroy();
+    }
+  }
+
+  /** Answers with a small text error. `close` false keeps a keep-alive connection for the next request. */
+  #sendErrorAndClose(status: number, message: string, extraHeaderLines = "", close = true): void {
+    if (this.#mode !== "http") return;
+    const body = `${message}\n`;
+    writeLatin1(
+      this.out,
+      `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+        `Content-Length: ${body.length}\r\nDate: ${httpDate()}\r\n${extraHeaderLines}` +
+        (close ? "Connection: close\r\n\r\n" : "\r\n"),
+    );
+    writeLatin1(this.out, body);
+    markDirty(this);
+    this.#response = undefined;
+    if (close) {
+      this.#busy = false;
+      this.#request = undefined;
+      this.#endAfterFlushNow();
+    } else {
+      this.#requestDone(this.#request?.keepAlive ?? false);
+    }
+  }
+
+  #endAfterFlushNow(): void {
+    if (this.#mode === "http") this.#mode = "closing";
+    this.#pending = null;
+    this.#endAfterFlush = true;
+    markDirty(this);
+  }
+
+  #wakeDrainWaiters(): void {
+    const waiters = this.#drainWaiters;
+    if (waiters.length === 0) return;
+    this.#drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

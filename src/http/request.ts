@@ -1,0 +1,108 @@
+/**
+ * The request handed to `onRequest`.
+ *
+ * @module
+ */
+
+import type { HttpHeaders } from "./headers.ts";
+import type { RequestHead } from "./parser.ts";
+import { parseCookies } from "./cookies.ts";
+import type { HttpResponse } from "./response.ts";
+
+/** What a request needs from the connection it arrived on; implemented by the HTTP connection. */
+export interface RequestOwner {
+  /** The connection's id, shared with its Websocket after an upgrade. */
+  readonly uuid: number;
+  /** The server handle the connection belongs to. */
+  readonly server: unknown;
+  /** The peer's address, `""` when the transport has none. */
+  readonly remoteAddress: string;
+  /** Makes the response for `request`; throws `TypeError` when it has one already or was upgraded. */
+  createResponse(request: HttpRequest): HttpResponse;
+}
+
+let ownerOfRequest: (request: HttpRequest) => RequestOwner;
+
+/**
+ * One HTTP request (the seed's `HttpRequest`). Valid until its response is finished: copy what you keep beyond
+ * that, as with the seed.
+ */
+export class HttpRequest {
+  /** The method as sent, e.g. `"GET"` (case-sensitive, RFC 9110 §9.1). */
+  readonly method: string;
+  /** The raw path of the request target, without the query and not percent-decoded (`"/a%20b"`). */
+  readonly path: string;
+  /** The raw query string after `?`, `""` when none. */
+  readonly query: string;
+  /** `"HTTP/1.0"` or `"HTTP/1.1"`. */
+  readonly version: "HTTP/1.0" | "HTTP/1.1";
+  /** The `Host` header, `undefined` when absent (allowed only for HTTP/1.0). */
+  readonly host: string | undefined;
+  /** All request headers, in arrival order, looked up case-insensitively. */
+  readonly headers: HttpHeaders;
+  /** The declared `Content-Length`, or the received body's length for a chunked body; 0 when none. */
+  readonly contentLength: number;
+  /** The `Content-Type` header, `undefined` when absent. */
+  readonly contentType: string | undefined;
+  /** The `Upgrade` header lower-cased (`"websocket"`), `undefined` when absent: test it to accept upgrades. */
+  readonly upgrade: string | undefined;
+  /** The whole body, in memory (at most the server's `maxBodySize`); empty when none. */
+  readonly body: Uint8Array;
+  /** Whether the client may send another request on this connection after this one. */
+  readonly keepAlive: boolean;
+  /** @internal The parsed head, for the Websocket handshake. */
+  readonly head: RequestHead;
+  #owner: RequestOwner;
+  #cookies: Map<string, string> | undefined;
+
+  static {
+    ownerOfRequest = (request) => request.#owner;
+  }
+
+  /** @internal Requests are made by the server, never by applications. */
+  constructor(head: RequestHead, body: Uint8Array, owner: RequestOwner) {
+    this.method = head.method;
+    this.path = head.path;
+    this.query = head.query;
+    this.version = head.version;
+    this.host = head.host;
+    this.headers = head.headers;
+    this.contentLength = head.contentLength >= 0 ? head.contentLength : body.length;
+    this.contentType = head.headers.get("content-type");
+    this.upgrade = head.upgrade;
+    this.body = body;
+    this.keepAlive = head.keepAlive;
+    this.head = head;
+    this.#owner = owner;
+  }
+
+  /** The connection's id; a Websocket upgraded from this request has the same one. */
+  get uuid(): number {
+    return this.#owner.uuid;
+  }
+
+  /** The server handle returned by `startHttpServer`. */
+  get server(): unknown {
+    return this.#owner.server;
+  }
+
+  /** The peer's IP address, `""` for in-memory transports. */
+  get remoteAddress(): string {
+    return this.#owner.remoteAddress;
+  }
+
+  /** Cookies sent with the request, parsed on first use (RFC 6265 §5.4; the first of a repeated name wins). */
+  get cookies(): ReadonlyMap<string, string> {
+    return this.#cookies ??= parseCookies(this.headers.get("cookie"));
+  }
+
+  /** The body decoded as UTF-8 (invalid sequences become U+FFFD). */
+  text(): string {
+    return new TextDecoder().decode(this.body);
+  }
+}
+
+/** @internal The connection a request arrived on. */
+export function requestOwner(request: HttpRequest): RequestOwner {
+  return ownerOfRequest(request);
+}

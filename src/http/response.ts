@@ -1,0 +1,385 @@
+/**
+ * The response writer (the seed's `HttpResponse`).
+ *
+ * Bodies written before the head is sent are held back, so a response finished with `destroy()` goes out with
+ * an exact `Content-Length` in one write. Once more than {@linkcode BODY_HOLD_BYTES} are held, or `send()` is
+ * called, the head goes out and the rest is streamed: chunked for HTTP/1.1, close-delimited for HTTP/1.0.
+ *
+ * @module
+ */
+
+import type { OutputBuffer } from "../_output_buffer.ts";
+import type { FileSystem } from "../platform.ts";
+import { serializeSetCookie, type CookieOptions } from "./cookies.ts";
+import { httpDate } from "./date.ts";
+import { type HttpRequest, requestOwner } from "./request.ts";
+import { statusText } from "./status.ts";
+import type { StaticResponse } from "./static.ts";
+
+/** Body bytes held back before the head is sent; 64 KiB keeps typical pages in one write. */
+export const BODY_HOLD_BYTES = 64 * 1024;
+
+/** What a response needs from its connection; implemented by the HTTP connection. */
+export interface ResponseChannel {
+  /** The connection's batched output. */
+  readonly out: OutputBuffer;
+  /** Schedules a flush of {@linkcode ResponseChannel.out}. */
+  queueFlush(): void;
+  /** `true` once the transport is closed. */
+  readonly closed: boolean;
+  /** Resolves once buffered output is below the high-water mark (at once when it is). */
+  drained(): Promise<void>;
+  /** Called once when `response` is complete; `keepAlive: false` closes the connection after the flush. */
+  responseDone(response: HttpResponse, keepAlive: boolean): void;
+  /** The file system, for `sendFile`; `undefined` where the runtime has none. */
+  readonly fs: FileSystem | undefined;
+  /** Serves one file with conditionals and ranges (the public folder's logic); `null` when missing. */
+  serveFile(path: string, request: HttpRequest): Promise<StaticResponse | null>;
+}
+
+type ResponseState = "open" | "streaming" | "finished";
+
+const textEncoder = new TextEncoder();
+
+// RFC 9110 §5.1: field-name = token.
+const TOKEN_CHARS = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TOKEN_CHARS[c.charCodeAt(0)] = 1;
+}
+
+/** `true` when `name` is a valid header field name (an RFC 9110 token). */
+export function isToken(name: string): boolean {
+  if (name.length === 0) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 128 || TOKEN_CHARS[c] === 0) return false;
+  }
+  return true;
+}
+
+/** `true` when `value` may be sent as a field value: Latin-1 without control characters other than HTAB. */
+export function isFieldValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
+  }
+  return true;
+}
+
+/** Writes a Latin-1 string into `out` (HTTP heads are Latin-1; values were checked on the way in). */
+export function writeLatin1(out: OutputBuffer, text: string): void {
+  const n = text.length;
+  const buffer = out.reserve(n);
+  let offset = out.offset;
+  for (let i = 0; i < n; i++) buffer[offset++] = text.charCodeAt(i);
+  out.commit(n);
+}
+
+/** Headers the server computes itself from the response's state. */
+const MANAGED_HEADERS = new Set(["content-length", "transfer-encoding", "connection"]);
+
+/**
+ * A response to one request. Create it with {@linkcode HttpResponse.create}, write headers and body, and finish
+ * it with {@linkcode HttpResponse.destroy}. Methods return `0` on success and `-1` when the response can no
+ * longer do what was asked (headers already sent, response finished, or connection closed), as the seed does;
+ * invalid arguments throw `TypeError` or `RangeError`.
+ */
+export class HttpResponse {
+  /** The status code; default 200. Valid: 100–599 (checked when the head is sent: `RangeError`). */
+  status = 200;
+  /**
+   * The body length for the `Content-Length` header. `undefined` (the default): computed from what was
+   * written before the head was sent, else chunked. `-1`: no `Content-Length` and the connection closes after
+   * the body (the seed's "-1 means omit the header").
+   */
+  contentLength: number | undefined = undefined;
+  readonly request: HttpRequest;
+  #channel: ResponseChannel;
+  #state: ResponseState = "open";
+  #headerLines = "";
+  #hasDate = false;
+  #keepAlive: boolean;
+  #held: Uint8Array[] = [];
+  #heldBytes = 0;
+  #chunked = false;
+  #bodyBytesSent = 0;
+  #expectedBytes = -1;
+  #headOnly: boolean;
+
+  /** @internal Use {@linkcode HttpResponse.create}. */
+  constructor(request: HttpRequest, channel: ResponseChannel) {
+    this.request = request;
+    this.#channel = channel;
+    this.#keepAlive = request.keepAlive;
+    this.#headOnly = request.method === "HEAD";
+  }
+
+  /**
+   * The response bound to `request`'s connection (the seed's `HttpResponse.create`).
+   *
+   * @throws {TypeError} when the request already has a response or was upgraded.
+   */
+  static create(request: HttpRequest): HttpResponse {
+    return requestOwner(request).createResponse(request);
+  }
+
+  /** `true` once the status line and headers were sent. */
+  get headersSent(): boolean {
+    return this.#state !== "open";
+  }
+
+  /** `true` once the response is complete (or the connection closed). */
+  get finished(): boolean {
+    return this.#state === "finished" || this.#channel.closed;
+  }
+
+  /** The status line's reason phrase for {@linkcode HttpResponse.status} (the seed's `status_str`). */
+  get statusText(): string {
+    return statusText(this.status);
+  }
+
+  /**
+   * Adds a header (the seed's `write_header`). `Content-Length`, `Transfer-Encoding` and `Connection` are
+   * managed by the server: `Content-Length` sets {@linkcode HttpResponse.contentLength}, `Connection: close`
+   * closes the connection after the response, and `Transfer-Encoding` is refused.
+   *
+   * @returns 0, or -1 when the headers were already sent.
+   * @throws {TypeError} for a name that is not a token or a value with CR, LF, NUL or other control characters
+   * (header injection), or for `Transfer-Encoding`.
+   */
+  writeHeader(name: string, value: string | number): 0 | -1 {
+    const text = String(value);
+    if (!isToken(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
+    if (!isFieldValue(text)) throw new TypeError(`Invalid value for header ${name}`);
+    if (this.#state !== "open" || this.#channel.closed) return -1;
+    const lower = name.toLowerCase();
+    if (MANAGED_HEADERS.has(lower)) {
+      if (lower === "content-length") {
+        const length = Number(text);
+        if (!Number.isSafeInteger(length) || length < 0) {
+          throw new TypeError(`Invalid Content-Length: ${text}`);
+        }
+        this.contentLength = length;
+      } else if (lower === "connection") {
+        if (text.toLowerCase() === "close") this.#keepAlive = false;
+      } else {
+        throw new TypeError("Transfer-Encoding is managed by the server");
+      }
+      return 0;
+    }
+    if (lower === "date") this.#hasDate = true;
+    this.#headerLines += `${name}: ${text}\r\n`;
+    return 0;
+  }
+
+  /**
+   * Adds a `Set-Cookie` header (the seed's `set_cookie`). A missing `value` deletes the cookie.
+   *
+   * @returns 0, or -1 when the headers were already sent.
+   * @throws {TypeError} for illegal characters in the name, value, domain or path (RFC 6265 §4.1).
+   */
+  setCookie(cookie: CookieOptions): 0 | -1 {
+    return this.writeHeader("Set-Cookie", serializeSetCookie(cookie));
+  }
+
+  /**
+   * Sends the status line and headers now (the seed's `send`). Without a known length the body that follows
+   * is chunked (HTTP/1.1) or close-delimited (HTTP/1.0).
+   *
+   * @returns 0, or -1 when already sent or the connection is closed.
+   */
+  send(): 0 | -1 {
+    if (this.#state !== "open" || this.#channel.closed) return -1;
+    this.#sendHead(false);
+    return 0;
+  }
+
+  /**
+   * Writes body bytes (the seed's `write_body`); strings are sent as UTF-8. The bytes are copied or queued
+   * by reference: do not modify a `Uint8Array` after passing it. May be called many times.
+   *
+   * @returns 0, or -1 when the response is finished or the connection closed.
+   * @throws {RangeError} when writing past an explicitly set {@linkcode HttpResponse.contentLength}.
+   */
+  writeBody(data: string | Uint8Array): 0 | -1 {
+    if (this.#state === "finished" || this.#channel.closed) return -1;
+    const bytes = typeof data === "string" ? textEncoder.encode(data) : data;
+    if (bytes.length === 0) return 0;
+    if (this.#state === "open") {
+      if (this.contentLength !== undefined && this.contentLength >= 0) {
+        this.#checkRoom(this.#heldBytes, bytes.length);
+      }
+      this.#held.push(bytes);
+      this.#heldBytes += bytes.length;
+      if (this.#heldBytes > BODY_HOLD_BYTES) this.#sendHead(false);
+      return 0;
+    }
+    this.#writeBodyBytes(bytes);
+    this.#channel.queueFlush();
+    return 0;
+  }
+
+  /**
+   * Sends the file at `path` as the whole response (the seed's `sendfile2`), with `Content-Type`,
+   * `Last-Modified`, `ETag`, conditional requests (304) and `Range` (206 / 416), streamed from disk. Headers
+   * written before are kept; the status is set from the outcome.
+   *
+   * @returns 0 once the file was sent; -1 when the file does not exist, the response already started, or the
+   * connection closed (then nothing was sent, so the app can still answer, e.g. with a 404).
+   */
+  async sendFile(path: string): Promise<0 | -1> {
+    if (this.#state !== "open" || this.#channel.closed) return -1;
+    const file = await this.#channel.serveFile(path, this.request);
+    if (file === null || this.#state !== "open" || this.#channel.closed) return -1;
+    await this.sendStatic(file);
+    return 0;
+  }
+
+  /** @internal Sends a prepared static response (public folder or sendFile) and finishes. */
+  async sendStatic(file: StaticResponse): Promise<void> {
+    this.status = file.status;
+    for (const [name, value] of file.headers) {
+      if (name.toLowerCase() === "content-length") this.contentLength = Number(value);
+      else this.writeHeader(name, value);
+    }
+    if (file.body === null || this.#headOnly) {
+      await file.body?.cancel();
+      this.destroy();
+      return;
+    }
+    this.#sendHead(false);
+    const reader = file.body.getReader();
+    try {
+      while (!this.#channel.closed) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        this.#writeBodyBytes(value);
+        this.#channel.queueFlush();
+        await this.#channel.drained();
+      }
+    } finally {
+      if (this.#channel.closed) await reader.cancel().catch(() => {});
+      reader.releaseLock();
+    }
+    this.destroy();
+  }
+
+  /**
+   * Finishes the response and closes the connection after it is sent (the seed's `close`).
+   *
+   * @returns 0, or -1 when the connection was already closed.
+   */
+  close(): 0 | -1 {
+    if (this.#channel.closed) return -1;
+    this.#keepAlive = false;
+    this.destroy();
+    return 0;
+  }
+
+  /**
+   * Finishes the response (the seed's `destroy`): sends the head if not yet sent, with the exact length of
+   * the body written so far, and ends the body. Further calls do nothing.
+   */
+  destroy(): void {
+    if (this.#state === "finished") return;
+    if (this.#channel.closed) {
+      this.#state = "finished";
+      return;
+    }
+    if (this.#state === "open") this.#sendHead(true);
+    if (this.#chunked && !this.#headOnly) writeLatin1(this.#channel.out, "0\r\n\r\n");
+    // A body shorter than the declared length leaves the client waiting for bytes that never come.
+    if (this.#expectedBytes >= 0 && this.#bodyBytesSent < this.#expectedBytes && !this.#headOnly) {
+      this.#keepAlive = false;
+    }
+    this.#state = "finished";
+    this.#channel.queueFlush();
+    this.#channel.responseDone(this, this.#keepAlive);
+  }
+
+  /** @internal The server answered instead (an error): later calls on this response do nothing. */
+  abandon(): void {
+    this.#state = "finished";
+  }
+
+  /** @internal For the Websocket upgrade: the headers the app added, then marks the response as used. */
+  takeHeaderLinesForUpgrade(): string {
+    if (this.#state !== "open") throw new TypeError("The response's headers were already sent");
+    this.#state = "finished";
+    return this.#headerLines;
+  }
+
+  #checkRoom(already: number, adding: number): void {
+    const limit = this.contentLength!;
+    if (already + adding > limit) {
+      throw new RangeError(
+        `Body exceeds the Content-Length of ${limit} bytes (${already + adding} written)`,
+      );
+    }
+  }
+
+  #writeBodyBytes(bytes: Uint8Array): void {
+    if (this.#headOnly) return;
+    const out = this.#channel.out;
+    if (this.#expectedBytes >= 0) this.#checkRoom(this.#bodyBytesSent, bytes.length);
+    this.#bodyBytesSent += bytes.length;
+    if (this.#chunked) {
+      writeLatin1(out, bytes.length.toString(16) + "\r\n");
+      out.append(bytes);
+      writeLatin1(out, "\r\n");
+    } else {
+      out.append(bytes);
+    }
+  }
+
+  #sendHead(finishing: boolean): void {
+    const status = this.status;
+    if (!Number.isInteger(status) || status < 100 || status > 599) {
+      throw new RangeError(`Invalid status code: ${status}`);
+    }
+    const noBody = status < 200 || status === 204 || status === 304;
+    let lengthLine = "";
+    let length = this.contentLength;
+    if (noBody) {
+      this.#held.length = 0;
+      this.#heldBytes = 0;
+      length = undefined;
+      if (status === 304 && this.contentLength !== undefined && this.contentLength >= 0) {
+        lengthLine = `Content-Length: ${this.contentLength}\r\n`;
+      }
+    } else if (length === undefined && finishing) {
+      length = this.#heldBytes;
+    }
+    if (!noBody) {
+      if (length !== undefined && length >= 0) {
+        lengthLine = `Content-Length: ${length}\r\n`;
+        this.#expectedBytes = length;
+      } else if (length === -1 || this.request.version === "HTTP/1.0") {
+        this.#keepAlive = false;
+      } else {
+        lengthLine = "Transfer-Encoding: chunked\r\n";
+        this.#chunked = true;
+      }
+    }
+    const connectionLine = !this.#keepAlive
+      ? "Connection: close\r\n"
+      : this.request.version === "HTTP/1.0"
+      ? "Connection: keep-alive\r\n"
+      : "";
+    const dateLine = this.#hasDate ? "" : `Date: ${httpDate()}\r\n`;
+    const out = this.#channel.out;
+    writeLatin1(
+      out,
+      `HTTP/1.1 ${status} ${statusText(status)}\r\n${this.#headerLines}${dateLine}${lengthLine}${connectionLine}\r\n`,
+    );
+    this.#state = "streaming";
+    const held = this.#held;
+    if (held.length > 0) {
+      this.#held = [];
+      this.#heldBytes = 0;
+      for (const bytes of held) this.#writeBodyBytes(bytes);
+    }
+    this.#channel.queueFlush();
+  }
+}
+

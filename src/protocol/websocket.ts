@@ -1,0 +1,487 @@
+/**
+ * The server side of the WebSocket protocol (RFC 6455) without I/O: bytes read from the client go in
+ * through {@linkcode WebSocketProtocol.receive}, messages come out through a {@linkcode WebSocketHandler},
+ * and every frame to send is queued in an {@linkcode OutputBuffer} for the layer above to flush.
+ *
+ * No timers, no sockets: keepalive pings and close timeouts belong to the driver.
+ *
+ * @module
+ */
+
+import { COPY_THRESHOLD_BYTES, type OutputBuffer } from "../_output_buffer.ts";
+import { CloseCode, encodeClosePayload, isValidReceivedCloseCode } from "./close.ts";
+import {
+  FIN_BIT,
+  headerBytes,
+  isControlOpcode,
+  isReservedOpcode,
+  MASK_BIT,
+  MAX_CONTROL_PAYLOAD_BYTES,
+  MAX_HEADER_BYTES,
+  Opcode,
+  putServerHeader,
+  readPayloadLength,
+  readUint32,
+  RSV_BITS,
+  serverHeaderBytes,
+  unmask,
+  writeFrame,
+} from "./frame.ts";
+import { isValidUtf8, Utf8Validator } from "./utf8.ts";
+
+/** What the protocol reports to the layer above. Callbacks run synchronously inside the calls that cause them. */
+export interface WebSocketHandler {
+  /** A complete message. `data` is valid only during the call (a view into the reused message buffer or the read chunk). */
+  onMessage(data: Uint8Array, isText: boolean): void;
+  /** A ping arrived; while the connection is open, the pong with the same payload is already queued. */
+  onPing?(payload: Uint8Array): void;
+  /** A pong arrived (solicited or not). */
+  onPong?(payload: Uint8Array): void;
+  /**
+   * The peer started the closing handshake (already validated; code 1005 when its close frame had no
+   * code). Called before the echo is queued; not called when the peer answers our own close.
+   */
+  onPeerClose?(code: number, reason: string): void;
+  /**
+   * The protocol is finished: flush the output, then close the transport. Called exactly once.
+   * `code`/`reason`: the peer's close (clean), or the code we failed the connection with, or 1006 when the
+   * transport ended first (`wasClean` false).
+   */
+  onFinish(code: number, reason: string, wasClean: boolean): void;
+}
+
+/** Limits the protocol enforces on the peer. */
+export interface WebSocketLimits {
+  /** Read each time a frame header arrives, so changes apply at once. A bigger message fails with 1009. */
+  maxMessageBytes(): number;
+}
+
+/** RFC 6455 §4, §7: `closing` once we sent a close frame, `closed` once the protocol is finished. */
+export type WebSocketState = "open" | "closing" | "closed";
+
+/**
+ * A message buffer larger than this is dropped once its message is delivered, so an idle connection keeps
+ * no large buffer; 64 KiB covers most chat and RPC traffic without reallocating.
+ */
+const KEEP_MESSAGE_BUFFER_BYTES = 64 * 1024;
+/**
+ * Strings of at most this many UTF-16 units are encoded straight into the output slab: at 3 bytes a unit
+ * they stay within the size the output buffer copies anyway.
+ */
+const MAX_SLAB_TEXT_UNITS = Math.floor(COPY_THRESHOLD_BYTES / 3);
+
+const EMPTY = new Uint8Array(0);
+const INVALID_TEXT = "Text message is not valid UTF-8";
+const TOO_BIG = "Message is too big";
+const encoder = new TextEncoder();
+// Only validated bytes are decoded; a byte order mark is kept as data (RFC 6455 payloads are not documents).
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * One server-side WebSocket connection after the opening handshake (state `open`).
+ *
+ * Exceptions thrown by the handler's callbacks propagate out of the call that made them; the rest of the
+ * chunk being received is then dropped, so the layer above should treat them as fatal (close with 1011).
+ */
+export class WebSocketProtocol {
+  #out: OutputBuffer;
+  #handler: WebSocketHandler;
+  #limits: WebSocketLimits;
+  #state: WebSocketState = "open";
+
+  /** The start of a header split across chunks (at most 14 bytes). */
+  #header = new Uint8Array(MAX_HEADER_BYTES);
+  #headerHave = 0;
+
+  /** A header has been parsed and its payload is still arriving. */
+  #inFrame = false;
+  #opcode = 0;
+  #fin = false;
+  #key = 0;
+  #frameLength = 0;
+  #frameReceived = 0;
+
+  /** The opcode of the message being received, 0 between messages. */
+  #messageOpcode = 0;
+  /** Message bytes received so far (buffered ones only: an unfragmented frame in one chunk is never buffered). */
+  #messageLength = 0;
+  /** Reused from message to message; allocated when first needed, dropped when large or given away. */
+  #message: Uint8Array | null = null;
+  /** `maxMessageBytes()` as read at the last data frame header: how far a fragmented message may grow. */
+  #limit = 0;
+  #utf8 = new Utf8Validator();
+  /** A control frame's payload split across chunks. */
+  #control: Uint8Array | null = null;
+
+  /**
+   * @param out Where frames to send are queued; the caller flushes it after each call.
+   * @param handler Receives messages and the end of the protocol.
+   * @param limits Consulted at each data frame header.
+   */
+  constructor(out: OutputBuffer, handler: WebSocketHandler, limits: WebSocketLimits) {
+    this.#out = out;
+    this.#handler = handler;
+    this.#limits = limits;
+  }
+
+  /** `open`, `closing` after {@linkcode WebSocketProtocol.close}, `closed` once finished. */
+  get state(): WebSocketState {
+    return this.#state;
+  }
+
+  /**
+   * Bytes read from the client. Parses every frame in the chunk synchronously and unmasks it in place (the
+   * chunk is ours during the call). A peer's protocol violation never throws: it queues a close frame and
+   * finishes the protocol (RFC 6455 §7.1.7). Ignored once closed.
+   */
+  receive(chunk: Uint8Array): void {
+    const end = chunk.length;
+    let pos = 0;
+    while (pos < end && this.#state !== "closed") {
+      if (!this.#inFrame) {
+        const payloadStart = this.#receiveHeader(chunk, pos, end);
+        if (payloadStart < 0) return;
+        pos = payloadStart;
+        const stop = pos + this.#frameLength;
+        if (stop <= end) {
+          this.#receiveWholeFrame(chunk, pos, stop);
+          pos = stop;
+          continue;
+        }
+        this.#inFrame = true;
+      }
+      const stop = Math.min(end, pos + this.#frameLength - this.#frameReceived);
+      this.#receivePartialFrame(chunk, pos, stop);
+      pos = stop;
+    }
+  }
+
+  /**
+   * Queues a message as one frame. Text given as a string is encoded here; text given as bytes must be
+   * valid UTF-8 (the caller guarantees it). Bytes above `COPY_THRESHOLD_BYTES` are queued by reference:
+   * do not modify them until the output is written.
+   *
+   * @returns `false`, queueing nothing, unless the state is `open`.
+   */
+  send(data: Uint8Array | string, isText: boolean): boolean {
+    if (this.#state !== "open") return false;
+    const opcode = isText ? Opcode.Text : Opcode.Binary;
+    if (typeof data === "string") this.#writeString(opcode, data);
+    else writeFrame(this.#out, opcode, data);
+    return true;
+  }
+
+  /**
+   * Queues a frame from `encodeFrame` by reference, so one encoding serves many connections (broadcast).
+   *
+   * @returns `false`, queueing nothing, unless the state is `open`.
+   */
+  sendEncoded(frame: Uint8Array): boolean {
+    if (this.#state !== "open") return false;
+    this.#out.push(frame);
+    return true;
+  }
+
+  /**
+   * Queues a ping; the peer answers with a pong carrying the same payload (RFC 6455 §5.5.2).
+   *
+   * @param payload Default empty.
+   * @returns `false`, queueing nothing, unless the state is `open`.
+   * @throws {RangeError} When `payload` is longer than 125 bytes (§5.5).
+   */
+  sendPing(payload: Uint8Array = EMPTY): boolean {
+    if (payload.length > MAX_CONTROL_PAYLOAD_BYTES) {
+      throw new RangeError(
+        `Ping payload is ${payload.length} bytes; at most ${MAX_CONTROL_PAYLOAD_BYTES} are allowed`,
+      );
+    }
+    if (this.#state !== "open") return false;
+    writeFrame(this.#out, Opcode.Ping, payload);
+    return true;
+  }
+
+  /**
+   * Starts the closing handshake (RFC 6455 §7.1.2): queues a close frame and enters `closing`. Messages
+   * still arrive until the peer's close completes the handshake. Does nothing unless the state is `open`.
+   *
+   * @param code Default 1000. Allowed: 1000–1003, 1007–1011, 3000–4999.
+   * @param reason Default empty; at most 123 bytes in UTF-8.
+   * @throws {RangeError} For any other code or a longer reason, whatever the state.
+   */
+  close(code: number = CloseCode.Normal, reason = ""): void {
+    const payload = encodeClosePayload(code, reason);
+    if (this.#state !== "open") return;
+    this.#state = "closing";
+    writeFrame(this.#out, Opcode.Close, payload);
+  }
+
+  /** The transport ended without a closing handshake: finishes with 1006 unless already finished. */
+  transportClosed(): void {
+    if (this.#state === "closed") return;
+    this.#state = "closed";
+    this.#finish(CloseCode.Abnormal, "", false);
+  }
+
+  /**
+   * Gives the message buffer away if `view` shares it, so the next message gets a new one. The layer above
+   * calls it when the application queues received data to be sent, which may then be queued by reference.
+   * Views into a read chunk are not covered: the transport owns those.
+   */
+  releaseIfShared(view: Uint8Array): void {
+    if (this.#message !== null && view.buffer === this.#message.buffer) this.#message = null;
+  }
+
+  /**
+   * Parses the header at `chunk[pos]`, or stashes what there is of it.
+   *
+   * @returns Where the payload starts, or -1 when the chunk ended inside the header or the header failed
+   * the connection.
+   */
+  #receiveHeader(chunk: Uint8Array, pos: number, end: number): number {
+    if (this.#headerHave === 0 && end - pos >= 2) {
+      const next = pos + headerBytes(chunk[pos + 1]);
+      if (next <= end) return this.#parseHeader(chunk, pos) ? next : -1;
+    }
+    const stash = this.#header;
+    while (pos < end) {
+      stash[this.#headerHave++] = chunk[pos++];
+      if (this.#headerHave >= 2 && this.#headerHave === headerBytes(stash[1])) {
+        this.#headerHave = 0;
+        return this.#parseHeader(stash, 0) ? pos : -1;
+      }
+    }
+    return -1;
+  }
+
+  /** Checks a complete header (RFC 6455 §5.2–§5.5) and starts its frame; `false` when it failed. */
+  #parseHeader(bytes: Uint8Array, at: number): boolean {
+    const first = bytes[at];
+    const second = bytes[at + 1];
+    const opcode = first & 0x0f;
+    const fin = (first & FIN_BIT) !== 0;
+    // No extension is negotiated, so RSV1-3 must be 0 (§5.2).
+    if ((first & RSV_BITS) !== 0) {
+      return this.#fail(CloseCode.ProtocolError, "Reserved bits are set");
+    }
+    if (isReservedOpcode(opcode)) return this.#fail(CloseCode.ProtocolError, "Reserved opcode");
+    // §5.1: a server must close the connection when it receives an unmasked frame.
+    if ((second & MASK_BIT) === 0) {
+      return this.#fail(CloseCode.ProtocolError, "Client frame is not masked");
+    }
+    const length = readPayloadLength(bytes, at);
+    if (length < 0) {
+      return this.#fail(CloseCode.ProtocolError, "Payload length has its top bit set");
+    }
+    if (isControlOpcode(opcode)) {
+      if (!fin) return this.#fail(CloseCode.ProtocolError, "Control frame is fragmented");
+      if (length > MAX_CONTROL_PAYLOAD_BYTES) {
+        return this.#fail(CloseCode.ProtocolError, "Control frame is longer than 125 bytes");
+      }
+    } else {
+      // §5.4: fragments of one message are contiguous, and only the first one has a data opcode.
+      if (opcode === Opcode.Continuation) {
+        if (this.#messageOpcode === 0) {
+          return this.#fail(CloseCode.ProtocolError, "Continuation frame without a message");
+        }
+      } else if (this.#messageOpcode !== 0) {
+        return this.#fail(CloseCode.ProtocolError, "New message inside a fragmented message");
+      } else {
+        this.#messageOpcode = opcode;
+        if (opcode === Opcode.Text) this.#utf8.reset();
+      }
+      // Checked before any of the payload is buffered, against the whole message so far.
+      const limit = this.#limits.maxMessageBytes();
+      if (this.#messageLength + length > limit) {
+        return this.#fail(CloseCode.MessageTooBig, TOO_BIG);
+      }
+      this.#limit = limit;
+    }
+    this.#opcode = opcode;
+    this.#fin = fin;
+    this.#frameLength = length;
+    this.#frameReceived = 0;
+    this.#key = readUint32(bytes, at + headerBytes(second) - 4);
+    return true;
+  }
+
+  /** A frame whose payload `chunk[start..stop)` arrived whole. */
+  #receiveWholeFrame(chunk: Uint8Array, start: number, stop: number): void {
+    unmask(chunk, start, stop, this.#key);
+    const opcode = this.#opcode;
+    if (isControlOpcode(opcode)) {
+      this.#receiveControl(chunk.subarray(start, stop));
+    } else if (this.#fin && opcode !== Opcode.Continuation) {
+      // An unfragmented message inside one chunk: delivered as a view, never copied.
+      const data = chunk.subarray(start, stop);
+      const isText = opcode === Opcode.Text;
+      if (isText && !isValidUtf8(data)) {
+        this.#fail(CloseCode.InvalidPayload, INVALID_TEXT);
+        return;
+      }
+      this.#messageOpcode = 0;
+      this.#handler.onMessage(data, isText);
+    } else if (this.#bufferData(chunk, start, stop, stop - start) && this.#fin) {
+      this.#finishMessage();
+    }
+  }
+
+  /** The part `chunk[start..stop)` of a frame's payload that did not arrive in one chunk. */
+  #receivePartialFrame(chunk: Uint8Array, start: number, stop: number): void {
+    const received = this.#frameReceived;
+    unmask(chunk, start, stop, this.#key, received);
+    this.#frameReceived = received + (stop - start);
+    const done = this.#frameReceived === this.#frameLength;
+    if (done) this.#inFrame = false;
+    if (isControlOpcode(this.#opcode)) {
+      const control = this.#control ??= new Uint8Array(MAX_CONTROL_PAYLOAD_BYTES);
+      control.set(chunk.subarray(start, stop), received);
+      if (done) this.#receiveControl(control.subarray(0, this.#frameLength));
+    } else if (
+      this.#bufferData(chunk, start, stop, this.#frameLength - received) && done && this.#fin
+    ) {
+      this.#finishMessage();
+    }
+  }
+
+  /**
+   * Validates (text) and appends unmasked message bytes to the message buffer, making room for the rest of
+   * the frame (`frameLeft` bytes, these included). `false` when the bytes failed the connection.
+   */
+  #bufferData(chunk: Uint8Array, start: number, stop: number, frameLeft: number): boolean {
+    // §8.1: fail as soon as the bytes cannot be valid UTF-8, not when the message is complete.
+    if (this.#messageOpcode === Opcode.Text && !this.#utf8.feed(chunk, start, stop)) {
+      return this.#fail(CloseCode.InvalidPayload, INVALID_TEXT);
+    }
+    if (stop === start) return true;
+    const at = this.#messageLength;
+    const required = at + frameLeft;
+    let message = this.#message;
+    if (message === null || message.length < required) {
+      const capacity = message === null ? 0 : message.length;
+      // The final frame fixes the message's size; before it, doubling keeps copies linear, up to the limit.
+      const size = this.#fin ? required : Math.max(required, Math.min(capacity * 2, this.#limit));
+      let grown: Uint8Array;
+      try {
+        grown = new Uint8Array(size);
+      } catch {
+        // Only reachable with a limit above what the runtime can allocate (e.g. Infinity): the peer's
+        // declared length must not crash the process.
+        return this.#fail(CloseCode.MessageTooBig, TOO_BIG);
+      }
+      if (message !== null && at > 0) grown.set(message.subarray(0, at));
+      this.#message = message = grown;
+    }
+    message.set(chunk.subarray(start, stop), at);
+    this.#messageLength = at + (stop - start);
+    return true;
+  }
+
+  /** The final fragment is in: delivers the buffered message. */
+  #finishMessage(): void {
+    const isText = this.#messageOpcode === Opcode.Text;
+    if (isText && !this.#utf8.complete) {
+      this.#fail(CloseCode.InvalidPayload, INVALID_TEXT);
+      return;
+    }
+    const length = this.#messageLength;
+    const data = this.#message === null ? EMPTY : this.#message.subarray(0, length);
+    this.#messageOpcode = 0;
+    this.#messageLength = 0;
+    this.#handler.onMessage(data, isText);
+    if (this.#message !== null && this.#message.length > KEEP_MESSAGE_BUFFER_BYTES) {
+      this.#message = null;
+    }
+  }
+
+  /** A whole, unmasked control frame payload (§5.5), handled at once even between fragments. */
+  #receiveControl(payload: Uint8Array): void {
+    switch (this.#opcode) {
+      case Opcode.Ping:
+        // §5.5.3: answer with the same payload. Once our close frame is queued nothing may follow it.
+        if (this.#state === "open") writeFrame(this.#out, Opcode.Pong, payload);
+        this.#handler.onPing?.(payload);
+        return;
+      case Opcode.Pong:
+        this.#handler.onPong?.(payload);
+        return;
+      default:
+        this.#receiveClose(payload);
+    }
+  }
+
+  /** §5.5.1, §7.1.5: a close frame's payload is empty, or a code and a UTF-8 reason. */
+  #receiveClose(payload: Uint8Array): void {
+    let code: number = CloseCode.NoStatus;
+    let reason = "";
+    if (payload.length === 1) {
+      this.#fail(CloseCode.ProtocolError, "Close frame payload is 1 byte");
+      return;
+    }
+    if (payload.length >= 2) {
+      code = (payload[0] << 8) | payload[1];
+      if (!isValidReceivedCloseCode(code)) {
+        this.#fail(CloseCode.ProtocolError, "Invalid close code");
+        return;
+      }
+      const reasonBytes = payload.subarray(2);
+      if (!isValidUtf8(reasonBytes)) {
+        this.#fail(CloseCode.InvalidPayload, "Close reason is not valid UTF-8");
+        return;
+      }
+      reason = decoder.decode(reasonBytes);
+    }
+    if (this.#state === "open") this.#handler.onPeerClose?.(code, reason);
+    // The handler may have closed the connection (no echo then) or lost the transport meanwhile.
+    const state = this.#state;
+    if (state === "closed") return;
+    // §5.5.1: echo the status code.
+    if (state === "open") writeFrame(this.#out, Opcode.Close, payload.subarray(0, 2));
+    // Either the echo is queued or the peer answered our close: the handshake is complete (§7.1.4), and
+    // anything the peer sends after its close frame is ignored.
+    this.#state = "closed";
+    this.#finish(code, reason, true);
+  }
+
+  /** Encodes `text` straight into the output slab behind its header when it is small enough. */
+  #writeString(opcode: Opcode, text: string): void {
+    const units = text.length;
+    if (units > MAX_SLAB_TEXT_UNITS) {
+      writeFrame(this.#out, opcode, encoder.encode(text));
+      return;
+    }
+    const out = this.#out;
+    const maxBytes = units * 3;
+    const target = out.reserve(serverHeaderBytes(maxBytes) + maxBytes);
+    const at = out.offset;
+    // Encode behind the header that all-ASCII text needs (one byte per UTF-16 unit is the minimum), and
+    // move the bytes when the text turns out to need a longer length field.
+    const guess = serverHeaderBytes(units);
+    const written =
+      encoder.encodeInto(text, target.subarray(at + guess, at + guess + maxBytes)).written;
+    const header = serverHeaderBytes(written);
+    if (header !== guess) target.copyWithin(at + header, at + guess, at + guess + written);
+    putServerHeader(target, at, opcode, written);
+    out.commit(header + written);
+  }
+
+  /** Fails the connection (§7.1.7): queues a close frame unless one was sent, then finishes. Returns `false`. */
+  #fail(code: number, reason: string): false {
+    if (this.#state === "closed") return false;
+    const wasOpen = this.#state === "open";
+    this.#state = "closed";
+    if (wasOpen) writeFrame(this.#out, Opcode.Close, encodeClosePayload(code, reason));
+    this.#finish(code, reason, false);
+    return false;
+  }
+
+  #finish(code: number, reason: string, wasClean: boolean): void {
+    // Nothing more will be received: hold no buffers for a connection that is going away.
+    this.#message = null;
+    this.#control = null;
+    this.#messageLength = 0;
+    this.#messageOpcode = 0;
+    this.#inFrame = false;
+    this.#headerHave = 0;
+    this.#handler.onFinish(code, reason, wasClean);
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The portable entry: a connection given as a `{ readable, writable }` pair of Web Streams. Any transport that
+ * can be expressed as streams works (Deno's `Deno.Conn`, in-memory pairs in tests, pipes).
+ *
+ * @module
+ */
+
+import type { Transport, TransportHandler } from "./transport.ts";
+
+/** A connection as two byte streams. */
+export interface StreamPair {
+  /** Bytes from the peer. */
+  readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  writable: WritableStream<Uint8Array>;
+  /** The peer's address, if known. */
+  remoteAddress?: string;
+  /** The peer's port, if known. */
+  remotePort?: number;
+}
+
+/** After `end()`, how long a peer may keep its side open before the transport is destroyed, in milliseconds. */
+const LINGER_MS = 2000;
+
+/** Bytes in flight above which `write` returns `false`, as Node's default socket high-water mark. */
+const HIGH_WATER_BYTES = 64 * 1024;
+
+/** A {@linkcode Transport} over a stream pair. */
+class StreamTransport implements Transport {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  bufferedAmount = 0;
+  handler: TransportHandler | undefined;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #paused = false;
+  #resume: (() => void) | undefined;
+  #closed = false;
+  #ending = false;
+  #needDrain = false;
+  readonly #written: () => void;
+  readonly #failed: (error: unknown) => void;
+
+  constructor(pair: StreamPair) {
+    this.remoteAddress = pair.remoteAddress ?? "";
+    this.remotePort = pair.remotePort ?? 0;
+    this.#reader = pair.readable.getReader();
+    this.#writer = pair.writable.getWriter();
+    this.#written = () => this.#onWritten();
+    this.#failed = (error) => this.#close(error);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#closed || this.#ending) return false;
+    const size = chunk.length;
+    this.bufferedAmount += size;
+    this.#writer.write(chunk).then(() => {
+      this.bufferedAmount -= size;
+      this.#written();
+    }, this.#failed);
+    if (this.bufferedAmount > HIGH_WATER_BYTES) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    // Lingering close: keep reading (and dropping) until the peer closes too, so bytes it already sent do
+    // not meet a closed socket, whose reset could destroy the response it has not read yet.
+    this.#writer.close().catch(this.#failed);
+    setTimeout(() => this.destroy(), LINGER_MS);
+  }
+
+  destroy(): void {
+    if (this.#closed) return;
+    this.#writer.abort().catch(() => {});
+    this.#reader.cancel().catch(() => {});
+    this.#close();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.();
+  }
+
+  async run(): Promise<void> {
+    const handler = this.handler!;
+    try {
+      while (!this.#closed) {
+        if (this.#paused) await new Promise<void>((resolve) => this.#resume = resolve);
+        const { done, value } = await this.#reader.read();
+        if (done) break;
+        if (value.length > 0 && !this.#closed) handler.onData(value);
+      }
+      if (!this.#closed) {
+        if (this.#ending) this.#close();
+        else handler.onEnd();
+      }
+    } catch (error) {
+      this.#close(this.#ending ? undefined : error);
+    }
+  }
+
+  #onWritten(): void {
+    if (this.#needDrain && this.bufferedAmount <= HIGH_WATER_BYTES && !this.#closed) {
+      this.#needDrain = false;
+      this.handler?.onDrain();
+    }
+  }
+
+  #close(error?: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#resume?.();
+    this.handler?.onClose(error);
+  }
+}
+
+/**
+ * Serves one connection over `pair`, calling `accept` for its handler. Resolves when the peer's stream ends
+ * or fails (the connection may still be finishing its writes).
+ */
+export function serveStreams(
+  pair: StreamPair,
+  accept: (transport: Transport) => TransportHandler,
+): Promise<void> {
+  const transport = new StreamTransport(pair);
+  transport.handler = accept(transport);
+  return transport.run();
+}

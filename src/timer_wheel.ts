@@ -1,0 +1,76 @@
+/**
+ * One coarse timer for a whole server. The seed allows fuzzy timeouts ("a second or two later"), so instead of
+ * a timer per connection, which costs memory and timer-heap work per connection, items sit in one-second
+ * buckets of a ring, and the server advances the ring once a second.
+ *
+ * Scheduling is lazy: an item records its own deadline, and activity only moves that field. When its bucket
+ * comes round, the owner checks the real deadline and re-schedules if it moved; so the hot path (a frame
+ * received) touches one number and never the wheel.
+ *
+ * @module
+ */
+
+/** Something the wheel can hold. */
+export interface WheelItem {
+  /** The second this item is in a bucket for, or -1 when in none; owned by the wheel. */
+  wheelSecond: number;
+}
+
+/** 512 one-second buckets: more than the 255 s maximum Websocket timeout, so most items land exactly. */
+const BUCKETS = 512;
+
+/** A ring of one-second buckets. */
+export class TimerWheel<T extends WheelItem> {
+  #buckets: (T[] | undefined)[] = new Array(BUCKETS);
+  #second: number;
+  #size = 0;
+
+  /** @param nowMs The current time in milliseconds; the wheel starts at that second. */
+  constructor(nowMs: number) {
+    this.#second = Math.floor(nowMs / 1000);
+  }
+
+  /** Bucket entries held, counting an item moved to an earlier bucket until its old entry comes due. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Puts `item` in the bucket for `atMs` (rounded up to a whole second). An item already due no later than that
+   * stays where it is: it is re-checked then and can be moved on.
+   */
+  schedule(item: T, atMs: number): void {
+    let second = Math.ceil(atMs / 1000);
+    if (second <= this.#second) second = this.#second + 1;
+    // Deadlines beyond the ring wait in its farthest bucket and are re-scheduled when it comes round.
+    if (second - this.#second >= BUCKETS) second = this.#second + BUCKETS - 1;
+    if (item.wheelSecond !== -1 && item.wheelSecond <= second) return;
+    item.wheelSecond = second;
+    const index = second % BUCKETS;
+    const bucket = this.#buckets[index];
+    if (bucket === undefined) this.#buckets[index] = [item];
+    else bucket.push(item);
+    this.#size++;
+  }
+
+  /**
+   * Advances to `nowMs`, calling `fire` for every item whose bucket has come due. An item moved to a later
+   * bucket by {@linkcode TimerWheel.schedule} meanwhile is skipped in its old one.
+   */
+  advance(nowMs: number, fire: (item: T) => void): void {
+    const target = Math.floor(nowMs / 1000);
+    while (this.#second < target) {
+      const second = ++this.#second;
+      const index = second % BUCKETS;
+      const bucket = this.#buckets[index];
+      if (bucket === undefined) continue;
+      this.#buckets[index] = undefined;
+      this.#size -= bucket.length;
+      for (const item of bucket) {
+        if (item.wheelSecond !== second) continue;
+        item.wheelSecond = -1;
+        fire(item);
+      }
+    }
+  }
+}

@@ -1,0 +1,600 @@
+/**
+ * The seed's Websocket extension: the global {@linkcode Websocket} settings and functions, the upgrade, and
+ * the connection object handed to the callbacks.
+ *
+ * Timing rule (the seed's `timeout`): a connection that has sent and received nothing for `timeout` seconds
+ * is sent a ping; if nothing at all is received within a further `timeout` seconds, it is closed (the
+ * transport is cut, as a half-open connection cannot complete a close handshake) and gets `onClose`. A ping
+ * that cannot be written closes it at once. `timeout` 0 disables both. Timers are the server's one coarse
+ * wheel, so they fire up to about a second late, as the seed allows.
+ *
+ * @module
+ */
+
+import { markDirty } from "./_flush.ts";
+import { COPY_THRESHOLD_BYTES } from "./_output_buffer.ts";
+import type { HttpConnection, UpgradedProtocol } from "./http/connection.ts";
+import { HttpError } from "./http/errors.ts";
+import { acceptKey, checkUpgrade } from "./http/handshake.ts";
+import { type HttpRequest, requestOwner } from "./http/request.ts";
+import { type HttpResponse, isToken } from "./http/response.ts";
+import { CloseCode } from "./protocol/close.ts";
+import { WebSocketProtocol, type WebSocketHandler } from "./protocol/websocket.ts";
+
+/** Callbacks and options of one upgrade (the seed's `struct WebsocketSettings`). */
+export interface WebsocketSettings {
+  /** The request to upgrade; required. */
+  request: HttpRequest;
+  /**
+   * A response whose headers and cookies go out with the `101 Switching Protocols`. It stays the caller's:
+   * do not send or destroy it.
+   */
+  response?: HttpResponse;
+  /** Called for each message. `data` is valid only until the callback returns (the seed's recycled buffer): copy to keep it. `isText` is true only for text messages, which are valid UTF-8. */
+  onMessage?: (ws: WebsocketConnection, data: Uint8Array, isText: boolean) => void;
+  /** Called once the connection is established. */
+  onOpen?: (ws: WebsocketConnection) => void;
+  /** Called for a connection still open when the server shuts down, before `onClose`. */
+  onShutdown?: (ws: WebsocketConnection) => void;
+  /** Called exactly once when the connection ends, and also when the upgrade fails (bad handshake). */
+  onClose?: (ws: WebsocketConnection) => void;
+  /** Called when the transport has written what was buffered after `write` filled it. */
+  onDrain?: (ws: WebsocketConnection) => void;
+  /** Opaque user data, read with `Websocket.getUdata`. */
+  udata?: unknown;
+  /**
+   * Picks the subprotocol from the client's offer (`Sec-WebSocket-Protocol`), or returns `undefined` for none.
+   * Without it none is selected: the client's first choice is never echoed by default.
+   */
+  selectProtocol?: (offered: readonly string[], request: HttpRequest) => string | undefined;
+  /**
+   * Checks the `Origin` header (absent for non-browser clients); returning `false` answers 403. Browsers
+   * send cookies with cross-site Websocket handshakes, so apps that rely on cookies should check it.
+   */
+  checkOrigin?: (origin: string | undefined, request: HttpRequest) => boolean;
+}
+
+/** Default ping interval in seconds: under the usual 55–60 s idle limits of proxies and routers (Heroku: 55 s). */
+const DEFAULT_TIMEOUT_S = 40;
+/** The seed's default message limit: 256 KiB. */
+const DEFAULT_MAX_MSG_SIZE = 262144;
+/** Seconds a peer has to answer our close frame before the transport is cut. */
+const DEFAULT_CLOSE_TIMEOUT_S = 5;
+/** Unsent bytes a connection may hold before `write` returns -1: 16 MiB, as Bun's default backpressure limit. */
+const DEFAULT_BACKPRESSURE_LIMIT = 16 * 1024 * 1024;
+/** Connections `each` visits before yielding to the event loop. */
+const EACH_BATCH = 1024;
+
+/** Open Websocket connections of this process, for `each` and `count`. */
+const openConnections = new Set<WebsocketConnection>();
+
+let maxMsgSize = DEFAULT_MAX_MSG_SIZE;
+let timeout = DEFAULT_TIMEOUT_S;
+let closeTimeout = DEFAULT_CLOSE_TIMEOUT_S;
+let backpressureLimit = DEFAULT_BACKPRESSURE_LIMIT;
+let closeOnBackpressureLimit = false;
+
+/** The message a `write` came from, so a write of its own bytes can stop the buffer being recycled. */
+let deliveringProtocol: WebSocketProtocol | undefined;
+
+const limits = { maxMessageBytes: () => maxMsgSize };
+
+type ReadyState = "connecting" | "open" | "closing" | "closed";
+
+let sessionOf: (ws: WebsocketConnection) => Session;
+
+/**
+ * One Websocket connection (the seed's `ws_s*`). Handed to every callback; the methods mirror the
+ * `Websocket.*` functions.
+ */
+export class WebsocketConnection {
+  #session: Session;
+  /** Opaque user data (the seed's udata). */
+  udata: unknown;
+
+  static {
+    sessionOf = (ws) => ws.#session;
+  }
+
+  /** @internal Made by the upgrade. */
+  constructor(session: Session, udata: unknown) {
+    this.#session = session;
+    this.udata = udata;
+  }
+
+  /** The connection's id: the same as the HTTP connection's it was upgraded from. */
+  get uuid(): number {
+    return this.#session.connection.uuid;
+  }
+
+  /** The server handle returned by `startHttpServer`. */
+  get server(): unknown {
+    return this.#session.connection.server;
+  }
+
+  /** `"connecting"` until open, then `"open"`, `"closing"` after a close frame was sent, `"closed"` at the end. */
+  get readyState(): ReadyState {
+    return this.#session.readyState;
+  }
+
+  /** The subprotocol selected in the handshake, `""` for none. */
+  get protocol(): string {
+    return this.#session.subprotocol;
+  }
+
+  /** The close code: the peer's (1005 when it sent none), ours when we failed it, 1006 when cut; 0 while open. */
+  get closeCode(): number {
+    return this.#session.closeCode;
+  }
+
+  /** The close reason that went with {@linkcode WebsocketConnection.closeCode}. */
+  get closeReason(): string {
+    return this.#session.closeReason;
+  }
+
+  /** Bytes queued but not yet taken by the operating system. */
+  get bufferedAmount(): number {
+    return this.#session.bufferedAmount;
+  }
+
+  /** See {@linkcode Websocket.write}. */
+  write(data: Uint8Array | string, isText?: boolean): 0 | -1 {
+    return this.#session.write(data, isText ?? typeof data === "string");
+  }
+
+  /** See {@linkcode Websocket.close}. */
+  close(code?: number, reason?: string): void {
+    this.#session.close(code, reason);
+  }
+
+  /** Sends a ping; 0 on success, -1 once closing or closed. */
+  ping(payload?: Uint8Array): 0 | -1 {
+    return this.#session.ping(payload);
+  }
+}
+
+/** The machinery behind one {@linkcode WebsocketConnection}; the transport's events arrive here. */
+class Session implements UpgradedProtocol, WebSocketHandler {
+  readonly connection: HttpConnection;
+  readonly settings: WebsocketSettings;
+  readonly ws: WebsocketConnection;
+  readonly protocol: WebSocketProtocol;
+  readyState: ReadyState = "connecting";
+  subprotocol = "";
+  closeCode = 0;
+  closeReason = "";
+  /** Ping interval copied from `Websocket.timeout` when the connection opened (the seed: new connections inherit it). */
+  readonly timeoutMs: number;
+  #lastReceived = 0;
+  #lastActivity = 0;
+  #pingSentAt = 0;
+  #closeDeadline = 0;
+  #onCloseCalled = false;
+  #wantsDrain = false;
+
+  constructor(connection: HttpConnection, settings: WebsocketSettings) {
+    this.connection = connection;
+    this.settings = settings;
+    this.timeoutMs = timeout * 1000;
+    this.protocol = new WebSocketProtocol(connection.out, this, limits);
+    this.ws = new WebsocketConnection(this, settings.udata);
+  }
+
+  get bufferedAmount(): number {
+    return this.connection.out.length + this.connection.transport.bufferedAmount;
+  }
+
+  // ---- app-facing ----
+
+  write(data: Uint8Array | string, isText: boolean): 0 | -1 {
+    if (typeof data !== "string" && !(data instanceof Uint8Array)) {
+      throw new TypeError("Websocket data must be a string or a Uint8Array");
+    }
+    if (this.protocol.state !== "open" || this.readyState !== "open") return -1;
+    if (this.bufferedAmount > backpressureLimit) {
+      this.#wantsDrain = true;
+      if (closeOnBackpressureLimit) this.close(CloseCode.PolicyViolation, "Backpressure limit exceeded");
+      return -1;
+    }
+    // A large payload goes out by reference: if it is the message being delivered, that buffer must not be
+    // recycled for the next message before the transport has written it.
+    if (
+      typeof data !== "string" && data.length > COPY_THRESHOLD_BYTES && deliveringProtocol !== undefined
+    ) {
+      deliveringProtocol.releaseIfShared(data);
+    }
+    if (!this.protocol.send(data, isText)) return -1;
+    this.#lastActivity = this.connection.coarseNow;
+    markDirty(this.connection);
+    return 0;
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.protocol.state !== "open") return;
+    this.protocol.close(code, reason);
+    // close() moved the state on; read it afresh (TypeScript still has it narrowed to "open").
+    if ((this.protocol.state as WebSocketProtocol["state"]) === "closing") {
+      this.readyState = "closing";
+      this.#closeDeadline = this.connection.coarseNow + closeTimeout * 1000;
+      this.connection.scheduleTimer(this.#closeDeadline);
+    }
+    markDirty(this.connection);
+  }
+
+  ping(payload?: Uint8Array): 0 | -1 {
+    if (!this.protocol.sendPing(payload)) return -1;
+    markDirty(this.connection);
+    return 0;
+  }
+
+  // ---- UpgradedProtocol ----
+
+  onAttach(): void {
+    this.readyState = "open";
+    openConnections.add(this.ws);
+    const now = this.connection.coarseNow;
+    this.#lastReceived = now;
+    this.#lastActivity = now;
+    if (this.timeoutMs > 0) this.connection.scheduleTimer(now + this.timeoutMs);
+    this.#call(this.settings.onOpen);
+  }
+
+  onData(chunk: Uint8Array): void {
+    this.#lastReceived = this.#lastActivity = this.connection.coarseNow;
+    this.protocol.receive(chunk);
+    markDirty(this.connection);
+  }
+
+  onDrain(): void {
+    if (this.#wantsDrain && this.bufferedAmount <= backpressureLimit) {
+      this.#wantsDrain = false;
+      this.#call(this.settings.onDrain);
+    }
+  }
+
+  onEnd(): void {
+    // RFC 6455 §7.1.1: a peer that ends the stream is gone; there is nobody to finish a handshake with.
+    this.protocol.transportClosed();
+  }
+
+  onClose(): void {
+    this.protocol.transportClosed();
+    this.#closed();
+  }
+
+  onTimer(now: number): void {
+    const state = this.protocol.state;
+    if (state === "closed") return;
+    if (state === "closing") {
+      if (now >= this.#closeDeadline) this.connection.destroy();
+      else this.connection.scheduleTimer(this.#closeDeadline);
+      return;
+    }
+    const timeoutMs = this.timeoutMs;
+    if (timeoutMs === 0) return;
+    if (this.#pingSentAt !== 0) {
+      if (this.#lastReceived >= this.#pingSentAt) {
+        this.#pingSentAt = 0;
+      } else if (now >= this.#pingSentAt + timeoutMs) {
+        this.connection.destroy();
+        return;
+      } else {
+        this.connection.scheduleTimer(this.#pingSentAt + timeoutMs);
+        return;
+      }
+    }
+    const due = this.#lastActivity + timeoutMs;
+    if (now < due) {
+      this.connection.scheduleTimer(due);
+      return;
+    }
+    if (!this.protocol.sendPing()) {
+      this.connection.destroy();
+      return;
+    }
+    markDirty(this.connection);
+    this.#pingSentAt = now;
+    this.#lastActivity = now;
+    this.connection.scheduleTimer(now + timeoutMs);
+  }
+
+  shutdown(): void {
+    if (this.protocol.state !== "open") return;
+    this.#call(this.settings.onShutdown);
+    this.close(CloseCode.GoingAway, "Server shutting down");
+  }
+
+  // ---- WebSocketHandler ----
+
+  onMessage(data: Uint8Array, isText: boolean): void {
+    const onMessage = this.settings.onMessage;
+    if (onMessage === undefined) return;
+    const outer = deliveringProtocol;
+    deliveringProtocol = this.protocol;
+    try {
+      onMessage(this.ws, data, isText);
+    } catch (error) {
+      this.#appError(error);
+    } finally {
+      deliveringProtocol = outer;
+    }
+  }
+
+  onFinish(code: number, reason: string): void {
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.readyState = "closed";
+    openConnections.delete(this.ws);
+    // RFC 6455 §7.1.1: the server closes the TCP connection first, after the close frame is written.
+    this.connection.endAfterFlush();
+  }
+
+  // ---- internals ----
+
+  /** The transport is gone: report it once. */
+  #closed(): void {
+    this.readyState = "closed";
+    openConnections.delete(this.ws);
+    if (this.closeCode === 0) this.closeCode = CloseCode.Abnormal;
+    this.callOnClose();
+  }
+
+  /** Calls `onClose` exactly once. */
+  callOnClose(): void {
+    if (this.#onCloseCalled) return;
+    this.#onCloseCalled = true;
+    this.#call(this.settings.onClose);
+  }
+
+  #call(callback: ((ws: WebsocketConnection) => void) | undefined): void {
+    if (callback === undefined) return;
+    try {
+      callback(this.ws);
+    } catch (error) {
+      this.#appError(error);
+    }
+  }
+
+  #appError(error: unknown): void {
+    console.error("Wharf: Websocket callback failed:", error);
+    if (this.protocol.state === "open") this.close(CloseCode.InternalError, "");
+  }
+}
+
+function checkSettings(settings: WebsocketSettings): HttpConnection {
+  if (settings === null || typeof settings !== "object") {
+    throw new TypeError("Websocket.upgrade needs a settings object");
+  }
+  for (const name of ["onMessage", "onOpen", "onShutdown", "onClose", "onDrain"] as const) {
+    const callback = settings[name];
+    if (callback !== undefined && typeof callback !== "function") {
+      throw new TypeError(`${name} must be a function`);
+    }
+  }
+  const request = settings.request;
+  if (request === undefined || request === null) throw new TypeError("Websocket.upgrade needs a request");
+  return requestOwner(request) as HttpConnection;
+}
+
+function upgrade(settings: WebsocketSettings): void {
+  const connection = checkSettings(settings);
+  const request = settings.request;
+  connection.beginUpgrade(request, settings.response);
+  const session = new Session(connection, settings);
+  let key: string;
+  let offered: string[];
+  try {
+    ({ key, protocols: offered } = checkUpgrade(request.head));
+    const origin = request.headers.get("origin");
+    if (settings.checkOrigin !== undefined && !settings.checkOrigin(origin, request)) {
+      throw new HttpError(403, "Origin not allowed");
+    }
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    session.readyState = "closed";
+    connection.rejectUpgrade(
+      error,
+      error.status === 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
+    );
+    session.callOnClose();
+    return;
+  }
+  let subprotocol = "";
+  if (settings.selectProtocol !== undefined && offered.length > 0) {
+    const chosen = settings.selectProtocol(offered, request);
+    // RFC 6455 §4.2.2: the server may only answer with one of the client's offers.
+    if (chosen !== undefined && offered.includes(chosen) && isToken(chosen)) subprotocol = chosen;
+  }
+  session.subprotocol = subprotocol;
+  const extraLines = settings.response?.takeHeaderLinesForUpgrade() ?? "";
+  const finish = (accept: string) => {
+    if (connection.closed) {
+      session.callOnClose();
+      return;
+    }
+    const protocolLine = subprotocol === "" ? "" : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`;
+    connection.switchProtocols(
+      `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${protocolLine}${extraLines}`,
+      session,
+    );
+  };
+  const accept = acceptKey(key, connection.sha1Base64);
+  if (typeof accept === "string") finish(accept);
+  else accept.then(finish, (error) => connection.rejectUpgrade(new HttpError(500, String(error))));
+}
+
+function sessionFor(ws: WebsocketConnection): Session {
+  if (!(ws instanceof WebsocketConnection)) throw new TypeError("Not a Websocket connection");
+  return sessionOf(ws);
+}
+
+/**
+ * Runs `task(target, arg)` for every open connection except `originator` (the seed's `Websocket.each`), in
+ * batches that yield to the event loop, then `onFinish(originator, arg)`.
+ */
+function each<T>(
+  originator: WebsocketConnection | null,
+  task: (target: WebsocketConnection, arg: T) => void,
+  arg?: T,
+  onFinish?: (originator: WebsocketConnection | null, arg: T) => void,
+): void {
+  if (typeof task !== "function") throw new TypeError("each needs a task function");
+  if (onFinish !== undefined && typeof onFinish !== "function") {
+    throw new TypeError("onFinish must be a function");
+  }
+  const targets = [...openConnections];
+  let index = 0;
+  const runBatch = () => {
+    const end = Math.min(index + EACH_BATCH, targets.length);
+    for (; index < end; index++) {
+      const target = targets[index];
+      if (target === originator || target.readyState !== "open") continue;
+      try {
+        task(target, arg as T);
+      } catch (error) {
+        console.error("Wharf: Websocket.each task failed:", error);
+      }
+    }
+    if (index < targets.length) setTimeout(runBatch, 0);
+    else onFinish?.(originator, arg as T);
+  };
+  queueMicrotask(runBatch);
+}
+
+function checkedInteger(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new RangeError(`Websocket.${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * The global Websocket settings and functions (the seed's `Websocket` object). Settings may change at any
+ * time and take effect from then on.
+ */
+export const Websocket = {
+  /**
+   * Largest incoming message in bytes, across all its fragments; default 262144 (256 KiB). Global and
+   * dynamic: checked against each frame header as it arrives, before its payload is buffered; a larger
+   * message closes the connection with 1009.
+   *
+   * @throws {RangeError} when set to anything but an integer from 1 to 2^53-1.
+   */
+  get maxMsgSize(): number {
+    return maxMsgSize;
+  },
+  set maxMsgSize(value: number) {
+    maxMsgSize = checkedInteger("maxMsgSize", value, 1, Number.MAX_SAFE_INTEGER);
+  },
+  /**
+   * Ping interval in seconds (the seed's `unsigned char timeout`); default 40. Each new connection copies it
+   * when it opens; later changes affect only newer connections. 0 disables pings and the liveness check.
+   *
+   * @throws {RangeError} when set to anything but an integer from 0 to 255.
+   */
+  get timeout(): number {
+    return timeout;
+  },
+  set timeout(value: number) {
+    timeout = checkedInteger("timeout", value, 0, 255);
+  },
+  /**
+   * Seconds a peer has to answer our close frame before the transport is cut; default 5.
+   *
+   * @throws {RangeError} when set to anything but an integer from 1 to 3600.
+   */
+  get closeTimeout(): number {
+    return closeTimeout;
+  },
+  set closeTimeout(value: number) {
+    closeTimeout = checkedInteger("closeTimeout", value, 1, 3600);
+  },
+  /**
+   * Unsent bytes a connection may hold; beyond it `write` returns -1; default 16 MiB.
+   *
+   * @throws {RangeError} when set to anything but a positive integer.
+   */
+  get backpressureLimit(): number {
+    return backpressureLimit;
+  },
+  set backpressureLimit(value: number) {
+    backpressureLimit = checkedInteger("backpressureLimit", value, 1, Number.MAX_SAFE_INTEGER);
+  },
+  /** Whether exceeding `backpressureLimit` also closes the connection with 1008; default `false`. */
+  get closeOnBackpressureLimit(): boolean {
+    return closeOnBackpressureLimit;
+  },
+  set closeOnBackpressureLimit(value: boolean) {
+    closeOnBackpressureLimit = Boolean(value);
+  },
+
+  /**
+   * Upgrades `settings.request` to a Websocket (the seed's `Websocket.upgrade` / `websocket_upgrade`). A
+   * request that is not a valid RFC 6455 handshake is answered with 400 (426 with `Sec-WebSocket-Version: 13`
+   * for an unsupported version, 403 when `checkOrigin` refuses) and `onClose` is called.
+   *
+   * @throws {TypeError} for missing or invalid settings, or a request that already has a sent response or is
+   * no longer being handled.
+   */
+  upgrade,
+
+  /** The connection's user data (the seed's `get_udata`). @throws {TypeError} for a non-connection. */
+  getUdata(ws: WebsocketConnection): unknown {
+    sessionFor(ws);
+    return ws.udata;
+  },
+  /** Sets the user data and returns the old value (the seed's `set_udata`). @throws {TypeError} for a non-connection. */
+  setUdata(ws: WebsocketConnection, udata: unknown): unknown {
+    sessionFor(ws);
+    const old = ws.udata;
+    ws.udata = udata;
+    return old;
+  },
+  /** The server handle that owns the connection (the seed's `get_server`). @throws {TypeError} for a non-connection. */
+  getServer(ws: WebsocketConnection): unknown {
+    return sessionFor(ws).connection.server;
+  },
+  /** The connection's id, the same as its HTTP connection's (the seed's `get_uuid`). @throws {TypeError} for a non-connection. */
+  getUuid(ws: WebsocketConnection): number {
+    return sessionFor(ws).connection.uuid;
+  },
+  /**
+   * Sends a message (the seed's `write`): text when `isText` (default: `true` for strings), else binary. A
+   * `Uint8Array` is sent as is, so `isText` with bytes promises they are valid UTF-8.
+   *
+   * @returns 0 on success; -1 once the connection is closing or closed, or over `backpressureLimit`. Never
+   * throws for those.
+   * @throws {TypeError} when `data` is neither a string nor a Uint8Array, or `ws` is not a connection.
+   */
+  write(ws: WebsocketConnection, data: Uint8Array | string, isText?: boolean): 0 | -1 {
+    return sessionFor(ws).write(data, isText ?? typeof data === "string");
+  },
+  /**
+   * Starts the close handshake (the seed's `close`) with `code` (default 1000) and `reason`; the transport is
+   * closed when the peer answers or after `closeTimeout`. Does nothing once closing.
+   *
+   * @throws {RangeError} for a code that may not be sent (1000–1003, 1007–1011, 3000–4999 may) or a reason
+   * over 123 UTF-8 bytes.
+   */
+  close(ws: WebsocketConnection, code?: number, reason?: string): void {
+    sessionFor(ws).close(code, reason);
+  },
+  each,
+  /** Open Websocket connections in this process (the seed's `count`). */
+  count(): number {
+    return openConnections.size;
+  },
+  /** Bytes queued on `ws` but not yet taken by the operating system. @throws {TypeError} for a non-connection. */
+  bufferedAmount(ws: WebsocketConnection): number {
+    return sessionFor(ws).bufferedAmount;
+  },
+};
+
+/**
+ * Upgrades a request to a Websocket: the seed's `websocket_upgrade(...)` macro, the same as
+ * {@linkcode Websocket.upgrade}.
+ */
+export function websocketUpgrade(settings: WebsocketSettings): void {
+  upgrade(settings);
+}
+

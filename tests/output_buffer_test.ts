@@ -1,0 +1,290 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { COPY_THRESHOLD_BYTES, OutputBuffer } from "../src/_output_buffer.ts";
+import { concat } from "./_helpers/splits.ts";
+
+/** The slab size in `src/_output_buffer.ts`; enough 16 KiB copies to exceed it force a new slab. */
+const SLAB_BYTES = 64 * 1024;
+
+/** `n` bytes of a pattern that differs per `seed`, so misplaced or overwritten bytes show. */
+function pattern(n: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(n);
+  for (let i = 0; i < n; i++) bytes[i] = (seed * 31 + i * 7) & 0xff;
+  return bytes;
+}
+
+/** Everything `buffer` hands to its writer, chunk by chunk. */
+function drain(buffer: OutputBuffer): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  buffer.drainTo((chunk) => {
+    chunks.push(chunk);
+  });
+  return chunks;
+}
+
+/**
+ * Makes sure at least one slab's worth of bytes is free, so a test's chunk count does not depend on what
+ * earlier tests left in the shared slab: reserving a whole slab without committing starts a fresh one.
+ */
+function withRoomInSlab(): void {
+  new OutputBuffer().reserve(SLAB_BYTES);
+}
+
+/** The chunks' bytes, copied now, to compare with what they hold later. */
+function snapshot(chunks: readonly Uint8Array[]): Uint8Array[] {
+  return chunks.map((chunk) => chunk.slice());
+}
+
+describe("OutputBuffer", () => {
+  test("starts empty and drains nothing", () => {
+    const buffer = new OutputBuffer();
+    assert.equal(buffer.length, 0);
+    assert.deepEqual(drain(buffer), []);
+  });
+
+  test("copy keeps the bytes as they were when copied", () => {
+    const buffer = new OutputBuffer();
+    const source = pattern(100, 1);
+    const expected = source.slice();
+    buffer.copy(source);
+    source.fill(0xee);
+    const chunks = drain(buffer);
+    assert.equal(chunks.length, 1);
+    assert.notEqual(chunks[0].buffer, source.buffer);
+    assert.deepEqual(chunks[0], expected);
+  });
+
+  test("push hands over the caller's bytes by reference", () => {
+    const buffer = new OutputBuffer();
+    const source = pattern(100, 2);
+    buffer.push(source);
+    assert.equal(buffer.length, 100);
+    source[0] = 0xab;
+    const chunks = drain(buffer);
+    assert.equal(chunks.length, 1);
+    assert.equal(chunks[0], source);
+    assert.equal(chunks[0][0], 0xab);
+  });
+
+  test("empty copies and pushes add no chunk", () => {
+    const buffer = new OutputBuffer();
+    buffer.copy(new Uint8Array(0));
+    buffer.push(new Uint8Array(0));
+    buffer.append(new Uint8Array(0));
+    assert.equal(buffer.length, 0);
+    assert.deepEqual(drain(buffer), []);
+  });
+
+  test("append copies up to the threshold and references above it", () => {
+    const buffer = new OutputBuffer();
+    const atThreshold = pattern(COPY_THRESHOLD_BYTES, 3);
+    buffer.append(atThreshold);
+    const copied = drain(buffer);
+    assert.equal(copied.length, 1);
+    assert.notEqual(copied[0], atThreshold);
+    assert.notEqual(copied[0].buffer, atThreshold.buffer);
+    assert.deepEqual(copied[0], atThreshold);
+
+    const aboveThreshold = pattern(COPY_THRESHOLD_BYTES + 1, 4);
+    buffer.append(aboveThreshold);
+    const referenced = drain(buffer);
+    assert.equal(referenced.length, 1);
+    assert.equal(referenced[0], aboveThreshold);
+  });
+
+  test("consecutive small writes of one connection drain as one contiguous chunk", () => {
+    const buffer = new OutputBuffer();
+    withRoomInSlab();
+    const parts = [pattern(2, 5), pattern(125, 6), pattern(1, 7), pattern(300, 8)];
+    for (const part of parts) buffer.append(part);
+    assert.equal(buffer.length, 428);
+    const chunks = drain(buffer);
+    assert.equal(chunks.length, 1);
+    assert.deepEqual(chunks[0], concat(parts));
+    assert.equal(buffer.length, 0);
+  });
+
+  test("reserve and commit write in place, contiguous with copies", () => {
+    withRoomInSlab();
+    const buffer = new OutputBuffer();
+    const head = pattern(10, 9);
+    buffer.copy(head);
+    const target = buffer.reserve(4);
+    const at = buffer.offset;
+    assert.ok(at + 4 <= target.length);
+    target[at] = 0x81;
+    target[at + 1] = 0x02;
+    target[at + 2] = 0x68;
+    target[at + 3] = 0x69;
+    buffer.commit(4);
+    const tail = pattern(5, 10);
+    buffer.copy(tail);
+    assert.equal(buffer.length, 19);
+    const chunks = drain(buffer);
+    assert.equal(chunks.length, 1);
+    assert.deepEqual(chunks[0], concat([head, Uint8Array.of(0x81, 0x02, 0x68, 0x69), tail]));
+  });
+
+  test("two connections interleaving writes in the shared slab stay separate and ordered", () => {
+    const a = new OutputBuffer();
+    const b = new OutputBuffer();
+    const aParts: Uint8Array[] = [];
+    const bParts: Uint8Array[] = [];
+    withRoomInSlab();
+    for (let round = 0; round < 20; round++) {
+      const forA = pattern(1 + round * 13, 100 + round);
+      a.copy(forA);
+      aParts.push(forA);
+      // Every other round `a` writes twice before `b` does: both writes must share one chunk.
+      if (round % 2 === 0) {
+        const again = pattern(3, 300 + round);
+        a.copy(again);
+        aParts.push(again);
+      }
+      const forB = pattern(1 + round * 7, 200 + round);
+      b.copy(forB);
+      bParts.push(forB);
+    }
+    const aLength = aParts.reduce((sum, part) => sum + part.length, 0);
+    const bLength = bParts.reduce((sum, part) => sum + part.length, 0);
+    assert.equal(a.length, aLength);
+    assert.equal(b.length, bLength);
+
+    const aChunks = drain(a);
+    assert.equal(b.length, bLength, "draining one buffer leaves the other alone");
+    const bChunks = drain(b);
+    // Each round's writes of one connection are contiguous; the other's writes separate rounds.
+    assert.equal(aChunks.length, 20);
+    assert.equal(bChunks.length, 20);
+    assert.deepEqual(concat(aChunks), concat(aParts));
+    assert.deepEqual(concat(bChunks), concat(bParts));
+  });
+
+  test("a connection that resumes after another wrote starts a new chunk", () => {
+    withRoomInSlab();
+    const a = new OutputBuffer();
+    const b = new OutputBuffer();
+    a.copy(pattern(8, 11));
+    b.copy(pattern(8, 12));
+    a.copy(pattern(8, 13));
+    const chunks = drain(a);
+    assert.equal(chunks.length, 2);
+    assert.deepEqual(chunks[0], pattern(8, 11));
+    assert.deepEqual(chunks[1], pattern(8, 13));
+    assert.deepEqual(drain(b), [pattern(8, 12)]);
+  });
+
+  test("drained bytes are never rewritten by later writes of any connection", () => {
+    const a = new OutputBuffer();
+    const b = new OutputBuffer();
+    a.copy(pattern(50, 14));
+    const first = drain(a);
+    const before = snapshot(first);
+    // Enough traffic to wrap into fresh slabs several times.
+    for (let i = 0; i < 12; i++) {
+      a.copy(pattern(COPY_THRESHOLD_BYTES, 15 + i));
+      b.copy(pattern(COPY_THRESHOLD_BYTES, 40 + i));
+    }
+    drain(a);
+    drain(b);
+    assert.deepEqual(first, before);
+  });
+
+  test("slab rollover keeps earlier chunks intact and the batch ordered", () => {
+    const buffer = new OutputBuffer();
+    const parts: Uint8Array[] = [];
+    // Five 16 KiB copies exceed one 64 KiB slab whatever earlier tests left in it.
+    for (let i = 0; i < 5; i++) {
+      const part = pattern(COPY_THRESHOLD_BYTES, 60 + i);
+      buffer.copy(part);
+      parts.push(part);
+    }
+    assert.equal(buffer.length, 5 * COPY_THRESHOLD_BYTES);
+    const chunks = drain(buffer);
+    assert.ok(chunks.length >= 2, `expected a rollover, got ${chunks.length} chunk(s)`);
+    assert.ok(new Set(chunks.map((chunk) => chunk.buffer)).size >= 2, "a new slab was started");
+    for (const chunk of chunks) assert.ok(chunk.length > 0);
+    assert.deepEqual(concat(chunks), concat(parts));
+  });
+
+  test("a reservation larger than a slab gets a slab of its own", () => {
+    const buffer = new OutputBuffer();
+    const n = SLAB_BYTES + 1000;
+    const target = buffer.reserve(n);
+    const at = buffer.offset;
+    assert.ok(target.length - at >= n);
+    const payload = pattern(n, 70);
+    target.set(payload, at);
+    buffer.commit(n);
+    const small = pattern(20, 71);
+    buffer.copy(small);
+    const chunks = drain(buffer);
+    assert.deepEqual(concat(chunks), concat([payload, small]));
+  });
+
+  test("drainTo hands chunks over in write order, mixing copies and references", () => {
+    withRoomInSlab();
+    const buffer = new OutputBuffer();
+    const head1 = pattern(4, 80);
+    const body1 = pattern(COPY_THRESHOLD_BYTES + 10, 81);
+    const head2 = pattern(2, 82);
+    const small = pattern(6, 83);
+    const body2 = pattern(COPY_THRESHOLD_BYTES * 2, 84);
+    buffer.copy(head1);
+    buffer.append(body1);
+    buffer.copy(head2);
+    buffer.copy(small);
+    buffer.push(body2);
+    assert.equal(buffer.length, 4 + body1.length + 2 + 6 + body2.length);
+    const chunks = drain(buffer);
+    assert.equal(chunks.length, 4);
+    assert.deepEqual(chunks[0], head1);
+    assert.equal(chunks[1], body1);
+    assert.deepEqual(chunks[2], concat([head2, small]));
+    assert.equal(chunks[3], body2);
+    assert.equal(buffer.length, 0);
+    assert.deepEqual(drain(buffer), [], "a second drain finds nothing");
+  });
+
+  test("writes made while draining go to the next batch", () => {
+    const buffer = new OutputBuffer();
+    buffer.copy(pattern(3, 90));
+    buffer.push(pattern(COPY_THRESHOLD_BYTES + 1, 91));
+    const seen: Uint8Array[] = [];
+    buffer.drainTo((chunk) => {
+      seen.push(chunk);
+      if (seen.length === 1) buffer.copy(pattern(5, 92));
+    });
+    assert.equal(seen.length, 2);
+    assert.deepEqual(seen[0], pattern(3, 90));
+    assert.deepEqual(seen[1], pattern(COPY_THRESHOLD_BYTES + 1, 91));
+    assert.equal(buffer.length, 5);
+    assert.deepEqual(drain(buffer), [pattern(5, 92)]);
+  });
+
+  test("clear drops pending bytes and the buffer stays usable", () => {
+    const buffer = new OutputBuffer();
+    buffer.copy(pattern(10, 93));
+    buffer.push(pattern(COPY_THRESHOLD_BYTES + 5, 94));
+    buffer.copy(pattern(10, 95));
+    buffer.clear();
+    assert.equal(buffer.length, 0);
+    assert.deepEqual(drain(buffer), []);
+    const after = pattern(7, 96);
+    buffer.copy(after);
+    assert.equal(buffer.length, 7);
+    assert.deepEqual(drain(buffer), [after]);
+  });
+
+  test("clear of one connection leaves another's interleaved bytes alone", () => {
+    const a = new OutputBuffer();
+    const b = new OutputBuffer();
+    a.copy(pattern(10, 97));
+    b.copy(pattern(10, 98));
+    a.copy(pattern(10, 99));
+    b.copy(pattern(10, 100));
+    a.clear();
+    assert.deepEqual(concat(drain(b)), concat([pattern(10, 98), pattern(10, 100)]));
+    assert.deepEqual(drain(a), []);
+  });
+});
