@@ -28,7 +28,7 @@ export { HttpResponse } from "./src/http/response.ts";
 export type { CookieOptions } from "./src/http/cookies.ts";
 export { createStreamServer } from "./src/server.ts";
 export { Websocket, WebsocketConnection, websocketUpgrade } from "./src/websocket.ts";
-export type { WebsocketSettings } from "./src/websocket.ts";
+export type { WebsocketGlobal, WebsocketSettings } from "./src/websocket.ts";
 export { CloseCode } from "./src/protocol/close.ts";
 export type {
   HttpServerOptions,

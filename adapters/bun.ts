@@ -68,6 +68,7 @@ class BunTransport implements Transport {
   #ending = false;
   #closed = false;
   #needDrain = false;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;
@@ -140,6 +141,7 @@ class BunTransport implements Transport {
   closed(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#lingerTimer);
     this.#queue.length = 0;
     this.handler.onClose(error);
   }
@@ -147,9 +149,7 @@ class BunTransport implements Transport {
   #finish(): void {
     const socket = this.#socket;
     socket.end();
-    setTimeout(() => {
-      if (!this.#closed) socket.terminate();
-    }, LINGER_MS);
+    this.#lingerTimer = setTimeout(() => socket.terminate(), LINGER_MS);
   }
 }
 

@@ -49,7 +49,9 @@ class NodeTransport implements Transport {
   end(): void {
     const socket = this.#socket;
     socket.end();
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+    linger.unref();
+    socket.once("close", () => clearTimeout(linger));
   }
 
   destroy(): void {

@@ -6,10 +6,10 @@
  */
 
 import { enterCallback, leaveCallback } from "./_flush.ts";
-import { HttpConnection, type ConnectionHost } from "./http/connection.ts";
+import { type ConnectionHost, HttpConnection } from "./http/connection.ts";
 import { DEFAULT_MAX_HEADER_BYTES } from "./http/parser.ts";
 import type { HttpRequest } from "./http/request.ts";
-import { PublicFolder, type StaticResponse } from "./http/static.ts";
+import { fileResponse, PublicFolder, type StaticResponse } from "./http/static.ts";
 import type { FileSystem, Platform } from "./platform.ts";
 import { serveStreams, type StreamPair } from "./streams.ts";
 import { TimerWheel } from "./timer_wheel.ts";
@@ -165,9 +165,12 @@ export class ServerCore implements ConnectionHost {
   coarseNow: number;
   stopping = false;
   readonly connections: Set<HttpConnection> = new Set();
+  /** The adapter's listener, once listening. */
+  listener: Listener | undefined;
+  /** The once-a-second timer driving {@linkcode ServerCore.tick}. */
+  ticker: ReturnType<typeof setInterval> | undefined;
   readonly #clock: () => number;
   readonly #wheel: TimerWheel<HttpConnection>;
-  #fileServer: PublicFolder | undefined;
   #onAllClosed: (() => void) | undefined;
 
   constructor(
@@ -178,13 +181,19 @@ export class ServerCore implements ConnectionHost {
   ) {
     this.handle = handle;
     this.onRequest = onRequest;
-    this.onError = options.onError ?? ((error) => console.error("Wharf: request handler failed:", error));
-    this.maxHeaderBytes = positiveInteger("maxHeaderSize", options.maxHeaderSize, DEFAULT_MAX_HEADER_BYTES);
+    this.onError = options.onError ??
+      ((error) => console.error("Wharf: request handler failed:", error));
+    this.maxHeaderBytes = positiveInteger(
+      "maxHeaderSize",
+      options.maxHeaderSize,
+      DEFAULT_MAX_HEADER_BYTES,
+    );
     this.maxBodyBytes = options.maxBodySize === 0
       ? 0
       : positiveInteger("maxBodySize", options.maxBodySize, DEFAULT_MAX_BODY_BYTES);
     this.idleTimeoutMs = seconds("timeout", options.timeout, DEFAULT_IDLE_TIMEOUT_S) * 1000;
-    this.headerTimeoutMs = seconds("headerTimeout", options.headerTimeout, DEFAULT_HEADER_TIMEOUT_S) * 1000;
+    this.headerTimeoutMs =
+      seconds("headerTimeout", options.headerTimeout, DEFAULT_HEADER_TIMEOUT_S) * 1000;
     this.shutdownTimeoutMs = seconds(
       "shutdownTimeout",
       options.shutdownTimeout,
@@ -204,11 +213,15 @@ export class ServerCore implements ConnectionHost {
   /** Opens the public folder, if configured. */
   async openPublicFolder(folder: string | undefined): Promise<void> {
     if (folder === undefined) return;
-    if (this.fs === undefined) throw new TypeError(`publicFolder needs a file system (${this.platform.name})`);
+    if (this.fs === undefined) {
+      throw new TypeError(`publicFolder needs a file system (${this.platform.name})`);
+    }
     let root = folder;
     if (root === "~" || root.startsWith("~/")) {
       const home = this.platform.homeDir();
-      if (home === undefined) throw new TypeError("publicFolder starts with ~ but the home folder is unknown");
+      if (home === undefined) {
+        throw new TypeError("publicFolder starts with ~ but the home folder is unknown");
+      }
       root = home + root.slice(1);
     }
     const publicFolder = new PublicFolder(root, this.fs);
@@ -230,8 +243,7 @@ export class ServerCore implements ConnectionHost {
 
   serveFile(path: string, method: string, request: HttpRequest): Promise<StaticResponse | null> {
     if (this.fs === undefined) return Promise.resolve(null);
-    this.#fileServer ??= new PublicFolder("/", this.fs);
-    return this.#fileServer.serveFile(path, method, request.headers);
+    return fileResponse(this.fs, path, method, request.headers);
   }
 
   schedule(item: HttpConnection, atMs: number): void {
@@ -262,7 +274,9 @@ export class ServerCore implements ConnectionHost {
       const allClosed = new Promise<void>((resolve) => this.#onAllClosed = resolve);
       for (const connection of [...this.connections]) connection.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const grace = new Promise<void>((resolve) => timer = setTimeout(resolve, this.shutdownTimeoutMs));
+      const grace = new Promise<void>((resolve) =>
+        timer = setTimeout(resolve, this.shutdownTimeoutMs)
+      );
       await Promise.race([allClosed, grace]);
       clearTimeout(timer);
       for (const connection of [...this.connections]) connection.destroy();
@@ -285,19 +299,17 @@ export async function startServerWith(
   if (typeof onRequest !== "function") throw new TypeError("onRequest must be a function");
   const port = parsePort(options.port);
   const hostname = options.address ?? "0.0.0.0";
-  let listener: Listener | undefined;
   let stopPromise: Promise<void> | undefined;
   let resolveFinished!: () => void;
   const finished = new Promise<void>((resolve) => resolveFinished = resolve);
   let removeSignalListener: (() => void) | undefined;
-  let ticker: ReturnType<typeof setInterval> | undefined;
 
   const handle: Server = {
     get port() {
-      return listener?.port ?? port;
+      return core.listener?.port ?? port;
     },
     get address() {
-      return listener?.address ?? hostname;
+      return core.listener?.address ?? hostname;
     },
     udata: options.udata,
     get connectionCount() {
@@ -307,9 +319,9 @@ export async function startServerWith(
     stop() {
       return stopPromise ??= (async () => {
         removeSignalListener?.();
-        await listener?.close();
+        await core.listener?.close();
         await core.drain();
-        clearInterval(ticker);
+        clearInterval(core.ticker);
         options.onFinish?.(handle);
         resolveFinished();
       })();
@@ -323,8 +335,12 @@ export async function startServerWith(
   };
   const core = new ServerCore(handle, onRequest, options, platform);
   await core.openPublicFolder(options.publicFolder);
-  listener = await listen({ hostname, port, tls: options.tls }, (transport) => core.accept(transport));
-  ticker = setInterval(() => core.tick(), 1000);
+  core.listener = await listen(
+    { hostname, port, tls: options.tls },
+    (transport) => core.accept(transport),
+  );
+  const ticker = setInterval(() => core.tick(), 1000);
+  core.ticker = ticker;
   // The listener keeps the process alive; the ticker must not keep it alive on its own.
   (ticker as { unref?: () => void }).unref?.();
   platform.unrefTimer?.(ticker);
@@ -345,5 +361,8 @@ export async function createStreamServer(
   platform: Platform = { name: "streams", homeDir: () => undefined },
 ): Promise<Server> {
   const noListener: Listen = () => Promise.resolve({ port: 0, address: "", close() {} });
-  return await startServerWith(noListener, platform, onRequest, { ...options, handleSignals: false });
+  return await startServerWith(noListener, platform, onRequest, {
+    ...options,
+    handleSignals: false,
+  });
 }

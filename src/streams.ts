@@ -38,6 +38,7 @@ class StreamTransport implements Transport {
   #closed = false;
   #ending = false;
   #needDrain = false;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #written: () => void;
   readonly #failed: (error: unknown) => void;
 
@@ -71,7 +72,7 @@ class StreamTransport implements Transport {
     // Lingering close: keep reading (and dropping) until the peer closes too, so bytes it already sent do
     // not meet a closed socket, whose reset could destroy the response it has not read yet.
     this.#writer.close().catch(this.#failed);
-    setTimeout(() => this.destroy(), LINGER_MS);
+    this.#lingerTimer = setTimeout(() => this.destroy(), LINGER_MS);
   }
 
   destroy(): void {
@@ -120,6 +121,7 @@ class StreamTransport implements Transport {
   #close(error?: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#lingerTimer);
     this.#resume?.();
     this.handler?.onClose(error);
   }

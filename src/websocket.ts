@@ -19,7 +19,7 @@ import { acceptKey, checkUpgrade } from "./http/handshake.ts";
 import { type HttpRequest, requestOwner } from "./http/request.ts";
 import { type HttpResponse, isToken } from "./http/response.ts";
 import { CloseCode } from "./protocol/close.ts";
-import { WebSocketProtocol, type WebSocketHandler } from "./protocol/websocket.ts";
+import { type WebSocketHandler, WebSocketProtocol } from "./protocol/websocket.ts";
 
 /** Callbacks and options of one upgrade (the seed's `struct WebsocketSettings`). */
 export interface WebsocketSettings {
@@ -193,13 +193,16 @@ class Session implements UpgradedProtocol, WebSocketHandler {
     if (this.protocol.state !== "open" || this.readyState !== "open") return -1;
     if (this.bufferedAmount > backpressureLimit) {
       this.#wantsDrain = true;
-      if (closeOnBackpressureLimit) this.close(CloseCode.PolicyViolation, "Backpressure limit exceeded");
+      if (closeOnBackpressureLimit) {
+        this.close(CloseCode.PolicyViolation, "Backpressure limit exceeded");
+      }
       return -1;
     }
     // A large payload goes out by reference: if it is the message being delivered, that buffer must not be
     // recycled for the next message before the transport has written it.
     if (
-      typeof data !== "string" && data.length > COPY_THRESHOLD_BYTES && deliveringProtocol !== undefined
+      typeof data !== "string" && data.length > COPY_THRESHOLD_BYTES &&
+      deliveringProtocol !== undefined
     ) {
       deliveringProtocol.releaseIfShared(data);
     }
@@ -372,7 +375,9 @@ function checkSettings(settings: WebsocketSettings): HttpConnection {
     }
   }
   const request = settings.request;
-  if (request === undefined || request === null) throw new TypeError("Websocket.upgrade needs a request");
+  if (request === undefined || request === null) {
+    throw new TypeError("Websocket.upgrade needs a request");
+  }
   return requestOwner(request) as HttpConnection;
 }
 
@@ -428,10 +433,6 @@ function sessionFor(ws: WebsocketConnection): Session {
   return sessionOf(ws);
 }
 
-/**
- * Runs `task(target, arg)` for every open connection except `originator` (the seed's `Websocket.each`), in
- * batches that yield to the event loop, then `onFinish(originator, arg)`.
- */
 function each<T>(
   originator: WebsocketConnection | null,
   task: (target: WebsocketConnection, arg: T) => void,
@@ -463,16 +464,15 @@ function each<T>(
 
 function checkedInteger(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(`Websocket.${name} must be an integer from ${min} to ${max}, got ${value}`);
+    throw new RangeError(
+      `Websocket.${name} must be an integer from ${min} to ${max}, got ${value}`,
+    );
   }
   return value;
 }
 
-/**
- * The global Websocket settings and functions (the seed's `Websocket` object). Settings may change at any
- * time and take effect from then on.
- */
-export const Websocket = {
+/** The type of {@linkcode Websocket}: the seed's global settings and functions. */
+export interface WebsocketGlobal {
   /**
    * Largest incoming message in bytes, across all its fragments; default 262144 (256 KiB). Global and
    * dynamic: checked against each frame header as it arrives, before its payload is buffered; a larger
@@ -480,54 +480,28 @@ export const Websocket = {
    *
    * @throws {RangeError} when set to anything but an integer from 1 to 2^53-1.
    */
-  get maxMsgSize(): number {
-    return maxMsgSize;
-  },
-  set maxMsgSize(value: number) {
-    maxMsgSize = checkedInteger("maxMsgSize", value, 1, Number.MAX_SAFE_INTEGER);
-  },
+  maxMsgSize: number;
   /**
    * Ping interval in seconds (the seed's `unsigned char timeout`); default 40. Each new connection copies it
    * when it opens; later changes affect only newer connections. 0 disables pings and the liveness check.
    *
    * @throws {RangeError} when set to anything but an integer from 0 to 255.
    */
-  get timeout(): number {
-    return timeout;
-  },
-  set timeout(value: number) {
-    timeout = checkedInteger("timeout", value, 0, 255);
-  },
+  timeout: number;
   /**
    * Seconds a peer has to answer our close frame before the transport is cut; default 5.
    *
    * @throws {RangeError} when set to anything but an integer from 1 to 3600.
    */
-  get closeTimeout(): number {
-    return closeTimeout;
-  },
-  set closeTimeout(value: number) {
-    closeTimeout = checkedInteger("closeTimeout", value, 1, 3600);
-  },
+  closeTimeout: number;
   /**
    * Unsent bytes a connection may hold; beyond it `write` returns -1; default 16 MiB.
    *
    * @throws {RangeError} when set to anything but a positive integer.
    */
-  get backpressureLimit(): number {
-    return backpressureLimit;
-  },
-  set backpressureLimit(value: number) {
-    backpressureLimit = checkedInteger("backpressureLimit", value, 1, Number.MAX_SAFE_INTEGER);
-  },
+  backpressureLimit: number;
   /** Whether exceeding `backpressureLimit` also closes the connection with 1008; default `false`. */
-  get closeOnBackpressureLimit(): boolean {
-    return closeOnBackpressureLimit;
-  },
-  set closeOnBackpressureLimit(value: boolean) {
-    closeOnBackpressureLimit = Boolean(value);
-  },
-
+  closeOnBackpressureLimit: boolean;
   /**
    * Upgrades `settings.request` to a Websocket (the seed's `Websocket.upgrade` / `websocket_upgrade`). A
    * request that is not a valid RFC 6455 handshake is answered with 400 (426 with `Sec-WebSocket-Version: 13`
@@ -536,28 +510,15 @@ export const Websocket = {
    * @throws {TypeError} for missing or invalid settings, or a request that already has a sent response or is
    * no longer being handled.
    */
-  upgrade,
-
+  upgrade(settings: WebsocketSettings): void;
   /** The connection's user data (the seed's `get_udata`). @throws {TypeError} for a non-connection. */
-  getUdata(ws: WebsocketConnection): unknown {
-    sessionFor(ws);
-    return ws.udata;
-  },
+  getUdata(ws: WebsocketConnection): unknown;
   /** Sets the user data and returns the old value (the seed's `set_udata`). @throws {TypeError} for a non-connection. */
-  setUdata(ws: WebsocketConnection, udata: unknown): unknown {
-    sessionFor(ws);
-    const old = ws.udata;
-    ws.udata = udata;
-    return old;
-  },
+  setUdata(ws: WebsocketConnection, udata: unknown): unknown;
   /** The server handle that owns the connection (the seed's `get_server`). @throws {TypeError} for a non-connection. */
-  getServer(ws: WebsocketConnection): unknown {
-    return sessionFor(ws).connection.server;
-  },
+  getServer(ws: WebsocketConnection): unknown;
   /** The connection's id, the same as its HTTP connection's (the seed's `get_uuid`). @throws {TypeError} for a non-connection. */
-  getUuid(ws: WebsocketConnection): number {
-    return sessionFor(ws).connection.uuid;
-  },
+  getUuid(ws: WebsocketConnection): number;
   /**
    * Sends a message (the seed's `write`): text when `isText` (default: `true` for strings), else binary. A
    * `Uint8Array` is sent as is, so `isText` with bytes promises they are valid UTF-8.
@@ -566,9 +527,7 @@ export const Websocket = {
    * throws for those.
    * @throws {TypeError} when `data` is neither a string nor a Uint8Array, or `ws` is not a connection.
    */
-  write(ws: WebsocketConnection, data: Uint8Array | string, isText?: boolean): 0 | -1 {
-    return sessionFor(ws).write(data, isText ?? typeof data === "string");
-  },
+  write(ws: WebsocketConnection, data: Uint8Array | string, isText?: boolean): 0 | -1;
   /**
    * Starts the close handshake (the seed's `close`) with `code` (default 1000) and `reason`; the transport is
    * closed when the peer answers or after `closeTimeout`. Does nothing once closing.
@@ -576,16 +535,89 @@ export const Websocket = {
    * @throws {RangeError} for a code that may not be sent (1000–1003, 1007–1011, 3000–4999 may) or a reason
    * over 123 UTF-8 bytes.
    */
-  close(ws: WebsocketConnection, code?: number, reason?: string): void {
+  close(ws: WebsocketConnection, code?: number, reason?: string): void;
+  /**
+   * Runs `task(target, arg)` for every open connection of this process except `originator` (all when it is
+   * `null`), then `onFinish(originator, arg)` (the seed's `each`). Runs asynchronously, in batches of 1024 that
+   * yield to the event loop, so large counts do not block it.
+   *
+   * @throws {TypeError} when `task` or `onFinish` is not a function.
+   */
+  each<T>(
+    originator: WebsocketConnection | null,
+    task: (target: WebsocketConnection, arg: T) => void,
+    arg?: T,
+    onFinish?: (originator: WebsocketConnection | null, arg: T) => void,
+  ): void;
+  /** Open Websocket connections in this process (the seed's `count`). */
+  count(): number;
+  /** Bytes queued on `ws` but not yet taken by the operating system. @throws {TypeError} for a non-connection. */
+  bufferedAmount(ws: WebsocketConnection): number;
+}
+
+/**
+ * The global Websocket settings and functions (the seed's `Websocket` object). Settings may change at any
+ * time and take effect from then on.
+ */
+export const Websocket: WebsocketGlobal = {
+  get maxMsgSize(): number {
+    return maxMsgSize;
+  },
+  set maxMsgSize(value: number) {
+    maxMsgSize = checkedInteger("maxMsgSize", value, 1, Number.MAX_SAFE_INTEGER);
+  },
+  get timeout(): number {
+    return timeout;
+  },
+  set timeout(value: number) {
+    timeout = checkedInteger("timeout", value, 0, 255);
+  },
+  get closeTimeout(): number {
+    return closeTimeout;
+  },
+  set closeTimeout(value: number) {
+    closeTimeout = checkedInteger("closeTimeout", value, 1, 3600);
+  },
+  get backpressureLimit(): number {
+    return backpressureLimit;
+  },
+  set backpressureLimit(value: number) {
+    backpressureLimit = checkedInteger("backpressureLimit", value, 1, Number.MAX_SAFE_INTEGER);
+  },
+  get closeOnBackpressureLimit(): boolean {
+    return closeOnBackpressureLimit;
+  },
+  set closeOnBackpressureLimit(value: boolean) {
+    closeOnBackpressureLimit = Boolean(value);
+  },
+  upgrade,
+  getUdata(ws) {
+    sessionFor(ws);
+    return ws.udata;
+  },
+  setUdata(ws, udata) {
+    sessionFor(ws);
+    const old = ws.udata;
+    ws.udata = udata;
+    return old;
+  },
+  getServer(ws) {
+    return sessionFor(ws).connection.server;
+  },
+  getUuid(ws) {
+    return sessionFor(ws).connection.uuid;
+  },
+  write(ws, data, isText) {
+    return sessionFor(ws).write(data, isText ?? typeof data === "string");
+  },
+  close(ws, code, reason) {
     sessionFor(ws).close(code, reason);
   },
   each,
-  /** Open Websocket connections in this process (the seed's `count`). */
-  count(): number {
+  count() {
     return openConnections.size;
   },
-  /** Bytes queued on `ws` but not yet taken by the operating system. @throws {TypeError} for a non-connection. */
-  bufferedAmount(ws: WebsocketConnection): number {
+  bufferedAmount(ws) {
     return sessionFor(ws).bufferedAmount;
   },
 };
@@ -597,4 +629,3 @@ export const Websocket = {
 export function websocketUpgrade(settings: WebsocketSettings): void {
   upgrade(settings);
 }
-

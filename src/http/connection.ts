@@ -6,7 +6,7 @@
  * @module
  */
 
-import { markDirty, enterCallback, leaveCallback, type Flushable } from "../_flush.ts";
+import { enterCallback, type Flushable, leaveCallback, markDirty } from "../_flush.ts";
 import { OutputBuffer } from "../_output_buffer.ts";
 import type { FileSystem } from "../platform.ts";
 import type { WheelItem } from "../timer_wheel.ts";
@@ -404,7 +404,9 @@ export class HttpConnection
     while (offset < chunk.length && !this.#busy && this.#mode === "http") {
       if (!parser.inProgress) {
         this.#headStartedAt = host.coarseNow;
-        if (host.headerTimeoutMs > 0) host.schedule(this, this.#headStartedAt + host.headerTimeoutMs);
+        if (host.headerTimeoutMs > 0) {
+          host.schedule(this, this.#headStartedAt + host.headerTimeoutMs);
+        }
       }
       try {
         offset = parser.execute(chunk, offset);

@@ -638,9 +638,11 @@ export class RequestParser {
       ? intern(buf, start, i, methodHash).text
       : latin1(buf, start, i, true);
     const targetStart = ++i;
+    let targetHash = 0;
     for (; i < end; i++) {
       const byte = buf[i];
       if (byte === SP) break;
+      targetHash = nameHash(targetHash, byte);
       if (byte < SP || byte >= DEL) {
         throw badRequest(
           byte === CR
@@ -653,7 +655,9 @@ export class RequestParser {
       throw badRequest("Request line must separate method, target and version with single spaces");
     }
     if (i === end) throw badRequest("Request line has no HTTP version");
-    const target = latin1(buf, targetStart, i, true);
+    const target = i - targetStart <= MAX_INTERNED_BYTES
+      ? intern(buf, targetStart, i, targetHash).text
+      : latin1(buf, targetStart, i, true);
     this.#version = parseVersion(buf, i + 1, end);
     this.#method = method;
     this.#target = target;

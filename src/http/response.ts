@@ -10,7 +10,7 @@
 
 import type { OutputBuffer } from "../_output_buffer.ts";
 import type { FileSystem } from "../platform.ts";
-import { serializeSetCookie, type CookieOptions } from "./cookies.ts";
+import { type CookieOptions, serializeSetCookie } from "./cookies.ts";
 import { httpDate } from "./date.ts";
 import { type HttpRequest, requestOwner } from "./request.ts";
 import { statusText } from "./status.ts";
@@ -370,7 +370,9 @@ export class HttpResponse {
     const out = this.#channel.out;
     writeLatin1(
       out,
-      `HTTP/1.1 ${status} ${statusText(status)}\r\n${this.#headerLines}${dateLine}${lengthLine}${connectionLine}\r\n`,
+      `HTTP/1.1 ${status} ${
+        statusText(status)
+      }\r\n${this.#headerLines}${dateLine}${lengthLine}${connectionLine}\r\n`,
     );
     this.#state = "streaming";
     const held = this.#held;
@@ -382,4 +384,3 @@ export class HttpResponse {
     this.#channel.queueFlush();
   }
 }
-
