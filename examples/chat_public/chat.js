@@ -3,7 +3,7 @@
 "use strict";
 
 const log = document.getElementById("log");
-const status = document.getElementById("status");
+const statusLine = document.getElementById("status");
 const joinForm = document.getElementById("join");
 const sayForm = document.getElementById("say");
 const nameInput = document.getElementById("name");
@@ -36,7 +36,7 @@ function connect(name) {
         show("system", null, `You joined as ${myName}`);
         break;
       case "online":
-        status.textContent = `${message.count} online`;
+        statusLine.textContent = `${message.count} online`;
         break;
       case "joined":
         show("system", null, `${message.name} joined`);
@@ -55,7 +55,7 @@ function connect(name) {
     textInput.focus();
   };
   socket.onclose = (event) => {
-    status.textContent = "offline";
+    statusLine.textContent = "offline";
     show("system", null, `Disconnected (${event.code}${event.reason ? `: ${event.reason}` : ""})`);
     sayForm.hidden = true;
     joinForm.hidden = false;

@@ -173,6 +173,8 @@ interface KnownName {
   readonly bytes: Uint8Array;
   readonly name: string;
   readonly lower: string;
+  /** Whether values of this field go through the process-wide string cache (see `intern`). */
+  readonly cacheValue: boolean;
 }
 
 /**
@@ -186,56 +188,70 @@ function nameHash(hash: number, byte: number): number {
   return (Math.imul(hash, 31) + byte) | 0;
 }
 
+/**
+ * Fields whose values repeat across requests and clients and say nothing private, so caching them is
+ * safe: a cache hit is slightly faster than a miss, and that timing must not reveal whether another
+ * connection just sent some credential, cookie, URL or address.
+ */
+const CACHED_VALUE_NAMES = [
+  "Host",
+  "Connection",
+  "Content-Length",
+  "Content-Type",
+  "Transfer-Encoding",
+  "Upgrade",
+  "Expect",
+  "User-Agent",
+  "Accept",
+  "Accept-Encoding",
+  "Accept-Language",
+  "Cache-Control",
+  "Pragma",
+  "Origin",
+  "Keep-Alive",
+  "Priority",
+  "DNT",
+  "Upgrade-Insecure-Requests",
+  "Sec-WebSocket-Version",
+  "Sec-WebSocket-Extensions",
+  "Sec-WebSocket-Protocol",
+  "Sec-Fetch-Dest",
+  "Sec-Fetch-Mode",
+  "Sec-Fetch-Site",
+  "Sec-Fetch-User",
+  "X-Forwarded-Proto",
+  "X-Requested-With",
+];
+
+/** Common fields whose values are private or unique per request: names recognised, values decoded. */
+const UNCACHED_VALUE_NAMES = [
+  "Cookie",
+  "Authorization",
+  "Proxy-Authorization",
+  "Referer",
+  "If-None-Match",
+  "If-Modified-Since",
+  "Range",
+  "Sec-WebSocket-Key",
+  "X-Forwarded-For",
+];
+
 for (
-  const name of [
-    "Host",
-    "Connection",
-    "Content-Length",
-    "Content-Type",
-    "Transfer-Encoding",
-    "Upgrade",
-    "Expect",
-    "User-Agent",
-    "Accept",
-    "Accept-Encoding",
-    "Accept-Language",
-    "Cookie",
-    "Cache-Control",
-    "Pragma",
-    "Origin",
-    "Referer",
-    "Authorization",
-    "If-None-Match",
-    "If-Modified-Since",
-    "Range",
-    "Keep-Alive",
-    "Priority",
-    "DNT",
-    "Upgrade-Insecure-Requests",
-    "Sec-WebSocket-Key",
-    "Sec-WebSocket-Version",
-    "Sec-WebSocket-Extensions",
-    "Sec-WebSocket-Protocol",
-    "Sec-Fetch-Dest",
-    "Sec-Fetch-Mode",
-    "Sec-Fetch-Site",
-    "Sec-Fetch-User",
-    "X-Forwarded-For",
-    "X-Forwarded-Proto",
-    "X-Requested-With",
-  ]
+  const [names, cacheValue] of [[CACHED_VALUE_NAMES, true], [UNCACHED_VALUE_NAMES, false]] as const
 ) {
-  const lower = name.toLowerCase();
-  for (const spelling of new Set([name, lower])) {
-    const bytes = new Uint8Array(spelling.length);
-    let hash = 0;
-    for (let i = 0; i < bytes.length; i++) {
-      bytes[i] = spelling.charCodeAt(i);
-      hash = nameHash(hash, bytes[i]);
+  for (const name of names) {
+    const lower = name.toLowerCase();
+    for (const spelling of new Set([name, lower])) {
+      const bytes = new Uint8Array(spelling.length);
+      let hash = 0;
+      for (let i = 0; i < bytes.length; i++) {
+        bytes[i] = spelling.charCodeAt(i);
+        hash = nameHash(hash, bytes[i]);
+      }
+      let slot = hash & KNOWN_MASK;
+      while (KNOWN_NAMES[slot] !== undefined) slot = (slot + 1) & KNOWN_MASK;
+      KNOWN_NAMES[slot] = { hash, bytes, name: spelling, lower, cacheValue };
     }
-    let slot = hash & KNOWN_MASK;
-    while (KNOWN_NAMES[slot] !== undefined) slot = (slot + 1) & KNOWN_MASK;
-    KNOWN_NAMES[slot] = { hash, bytes, name: spelling, lower };
   }
 }
 
@@ -248,10 +264,11 @@ interface Interned {
 }
 
 /**
- * Process-wide cache of short ASCII names and values, one entry per slot, replaced on collision. Requests
- * repeat the same values (host, accept, keep-alive, user agent), so most fields cost a byte comparison
- * instead of a string allocation. Entries are checked byte for byte, so a collision only costs a miss;
- * the cache holds at most 1024 strings of at most {@linkcode MAX_INTERNED_BYTES} characters.
+ * Process-wide cache of methods, uncommon field names and the values of {@linkcode CACHED_VALUE_NAMES},
+ * one entry per slot, replaced on collision. Requests repeat the same values (host, accept, keep-alive,
+ * user agent), so most fields cost a byte comparison instead of a string allocation. Entries are checked
+ * byte for byte, so a collision only costs a miss; the cache holds at most 1024 strings of at most
+ * {@linkcode MAX_INTERNED_BYTES} characters.
  */
 const INTERNED: (Interned | undefined)[] = new Array(1024);
 const INTERNED_MASK = INTERNED.length - 1;
@@ -638,11 +655,9 @@ export class RequestParser {
       ? intern(buf, start, i, methodHash).text
       : latin1(buf, start, i, true);
     const targetStart = ++i;
-    let targetHash = 0;
     for (; i < end; i++) {
       const byte = buf[i];
       if (byte === SP) break;
-      targetHash = nameHash(targetHash, byte);
       if (byte < SP || byte >= DEL) {
         throw badRequest(
           byte === CR
@@ -655,9 +670,7 @@ export class RequestParser {
       throw badRequest("Request line must separate method, target and version with single spaces");
     }
     if (i === end) throw badRequest("Request line has no HTTP version");
-    const target = i - targetStart <= MAX_INTERNED_BYTES
-      ? intern(buf, targetStart, i, targetHash).text
-      : latin1(buf, targetStart, i, true);
+    const target = latin1(buf, targetStart, i, true);
     this.#version = parseVersion(buf, i + 1, end);
     this.#method = method;
     this.#target = target;
@@ -780,7 +793,8 @@ export class RequestParser {
       name = latin1(buf, start, nameEnd, true);
       lower = upper ? name.toLowerCase() : name;
     }
-    const value = ascii && valueEnd - valueStart <= MAX_INTERNED_BYTES
+    const value = known !== undefined && known.cacheValue && ascii &&
+        valueEnd - valueStart <= MAX_INTERNED_BYTES
       ? intern(buf, valueStart, valueEnd, valueHash).text
       : latin1(buf, valueStart, valueEnd, ascii);
     this.#headers.append(name, value, lower);

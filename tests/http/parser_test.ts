@@ -344,6 +344,48 @@ describe("RequestParser: valid requests", () => {
     ]);
   });
 
+  test("names in any case are classified, and keep the case they were sent in", () => {
+    const request = parseOne(
+      "POST / HTTP/1.1\r\nHOST: h\r\ncontent-length: 1\r\nCoNnEcTiOn: Close\r\nx-a: 1\r\nX-A: 2\r\n\r\nz",
+    );
+    assert.strictEqual(request.host, "h");
+    assert.strictEqual(request.body, "z");
+    assert.strictEqual(request.keepAlive, false);
+    assert.deepStrictEqual(request.headers.map(([name]) => name), [
+      "HOST",
+      "content-length",
+      "CoNnEcTiOn",
+      "x-a",
+      "X-A",
+    ]);
+  });
+
+  test("repeated and colliding names and values are never mixed up", () => {
+    // "Aa" and "BB" have the same 31-multiplier hash, as do their concatenations.
+    const values = ["Aa", "BB", "AaAa", "BBBB", "AaBB", "BBAa", "Aa"];
+    const wire = values.map((v) =>
+      `GET /${v} HTTP/1.1\r\nHost: ${v}\r\nUser-Agent: ${v}\r\nX-${v}: ${v}\r\n${v}: x\r\n\r\n`
+    ).join("");
+    const outcome = parse(wire);
+    assert.strictEqual(outcome.error, undefined);
+    assert.deepStrictEqual(
+      outcome.requests.map((r) => r.headers),
+      values.map((v) => [["Host", v], ["User-Agent", v], [`X-${v}`, v], [v, "x"]]),
+    );
+    assert.deepStrictEqual(outcome.requests.map((r) => r.host), values);
+  });
+
+  test("obs-text in a commonly repeated field is not confused with ASCII", () => {
+    const wire = (byte: number): Uint8Array =>
+      concat([
+        ascii("GET / HTTP/1.1\r\nHost: h\r\nAccept: a"),
+        Uint8Array.of(byte),
+        ascii("\r\n\r\n"),
+      ]);
+    assert.strictEqual(parseOne(wire(0x62)).headers[1][1], "ab");
+    assert.strictEqual(parseOne(wire(0xe2)).headers[1][1], "a\u00e2");
+  });
+
   test("long header values decode intact", () => {
     const value = "v".repeat(5000) + "\u00e9".repeat(3);
     const wire = concat([

@@ -1,0 +1,412 @@
+/**
+ * Runs each example as its own process, the way a user starts it (`deno run -A`, `bun`, or `node` on the
+ * compiled `npm/examples/*.js`), talks to it over real sockets, then stops it with SIGTERM and checks that
+ * it stops gracefully. The examples print `Listening on http://127.0.0.1:<port>` with `PORT=0`, which is how
+ * the test learns the port.
+ *
+ * @module
+ */
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { runtime } from "../mod.ts";
+
+/** Every test, child process start-up included, must finish within this. */
+const TEST_LIMIT_MS = 20_000;
+
+/** Fails whatever is awaited through it once the test's time is up, naming what was awaited. */
+class Deadline {
+  readonly #end = Date.now() + TEST_LIMIT_MS;
+
+  async wait<T>(promise: Promise<T>, what: string): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Timed out waiting for ${what}`)),
+        Math.max(0, this.#end - Date.now()),
+      );
+    });
+    try {
+      return await Promise.race([promise, expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** How this runtime starts an example: the TypeScript source on Deno and Bun, the compiled file on Node. */
+function exampleCommand(name: string): { command: string; args: string[] } {
+  if (runtime === "node") {
+    // This file runs as npm/tests/examples_test.js; the example is npm/examples/<name>.js.
+    const file = fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
+    return { command: process.execPath, args: [file] };
+  }
+  const file = fileURLToPath(new URL(`../examples/${name}.ts`, import.meta.url));
+  if (runtime === "deno") {
+    return { command: globalThis.Deno!.execPath(), args: ["run", "-A", "--quiet", file] };
+  }
+  return { command: process.execPath, args: [file] };
+}
+
+interface Exit {
+  code: number | null;
+  signal: string | null;
+}
+
+/** An example running as a child process. */
+class Example {
+  readonly child: ChildProcess;
+  readonly exited: Promise<Exit>;
+  stdout = "";
+  stderr = "";
+
+  constructor(name: string, env: Record<string, string>) {
+    const { command, args } = exampleCommand(name);
+    this.child = spawn(command, args, {
+      env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout!.setEncoding("utf8");
+    this.child.stderr!.setEncoding("utf8");
+    this.child.stdout!.on("data", (text: string) => this.stdout += text);
+    this.child.stderr!.on("data", (text: string) => this.stderr += text);
+    this.exited = new Promise((resolve, reject) => {
+      this.child.once("error", reject);
+      this.child.once("close", (code, signal) => resolve({ code, signal }));
+    });
+  }
+
+  /** Starts `name` and resolves with its URL once it prints it. */
+  static async start(
+    name: string,
+    deadline: Deadline,
+    env: Record<string, string> = {},
+  ): Promise<{ example: Example; url: string }> {
+    const example = new Example(name, env);
+    const listening = new Promise<string>((resolve, reject) => {
+      const look = () => {
+        const match = /Listening on (http:\/\/127\.0\.0\.1:[1-9][0-9]*)\n/.exec(example.stdout);
+        if (match !== null) {
+          example.child.stdout!.off("data", look);
+          resolve(match[1]);
+        }
+      };
+      example.child.stdout!.on("data", look);
+      example.exited.then(
+        (exit) => reject(new Error(`${name} exited before listening: ${describeExit(example, exit)}`)),
+        reject,
+      );
+    });
+    try {
+      return { example, url: await deadline.wait(listening, `${name} to listen`) };
+    } catch (error) {
+      example.kill();
+      throw error;
+    }
+  }
+
+  /** Sends SIGTERM and resolves with how the process ended. */
+  stop(deadline: Deadline): Promise<Exit> {
+    this.child.kill("SIGTERM");
+    return deadline.wait(this.exited, "the example to stop after SIGTERM");
+  }
+
+  /** Cuts the process if it is still running (cleanup after a failure). */
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+  }
+}
+
+function describeExit(example: Example, exit: Exit): string {
+  return `code ${exit.code}, signal ${exit.signal}; stdout: ${example.stdout}; stderr: ${example.stderr}`;
+}
+
+/** Stops the example with SIGTERM and asserts a graceful, successful exit. */
+async function assertStopsGracefully(example: Example, deadline: Deadline): Promise<void> {
+  const exit = await example.stop(deadline);
+  assert.deepEqual(exit, { code: 0, signal: null }, describeExit(example, exit));
+  assert.match(example.stdout, /\nStopped\n$/);
+}
+
+/** Runs `body` against a started example; the process never outlives the test. */
+async function withExample(
+  name: string,
+  env: Record<string, string>,
+  body: (example: Example, url: string, deadline: Deadline) => Promise<void>,
+): Promise<void> {
+  const deadline = new Deadline();
+  const { example, url } = await Example.start(name, deadline, env);
+  try {
+    await body(example, url, deadline);
+  } finally {
+    example.kill();
+    await deadline.wait(example.exited, `${name} to exit`);
+  }
+}
+
+async function get(url: string, deadline: Deadline): Promise<{ response: Response; text: string }> {
+  return await deadline.wait(
+    (async () => {
+      const response = await fetch(url);
+      return { response, text: await response.text() };
+    })(),
+    `GET ${url}`,
+  );
+}
+
+// ---- Websocket client: the runtime's own, or the `ws` package on Node 20, which has none ----
+
+type Message = string | Uint8Array;
+
+interface Closed {
+  code: number;
+  reason: string;
+}
+
+interface BrowserLikeSocket {
+  binaryType: string;
+  readyState: number;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+}
+
+type SocketClass = new (url: string) => BrowserLikeSocket;
+
+async function socketClass(): Promise<SocketClass> {
+  const native = (globalThis as { WebSocket?: SocketClass }).WebSocket;
+  if (native !== undefined) return native;
+  // A variable specifier keeps type checkers from resolving a package that has no types installed.
+  const name = "ws";
+  const module = await import(name) as { WebSocket: SocketClass };
+  return module.WebSocket;
+}
+
+/** A Websocket client that queues what it receives, so a test can await messages in order. */
+class Client {
+  readonly #socket: BrowserLikeSocket;
+  readonly #queue: Message[] = [];
+  #waiter: (() => void) | undefined;
+  readonly closed: Promise<Closed>;
+
+  private constructor(socket: BrowserLikeSocket) {
+    this.#socket = socket;
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = (event) => {
+      const data = event.data;
+      this.#queue.push(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+      this.#waiter?.();
+    };
+    this.closed = new Promise((resolve) => {
+      socket.onclose = (event) => {
+        resolve({ code: event.code, reason: event.reason });
+        this.#waiter?.();
+      };
+    });
+  }
+
+  static async open(url: string, deadline: Deadline): Promise<Client> {
+    const Socket = await socketClass();
+    const socket = new Socket(url);
+    const client = new Client(socket);
+    await deadline.wait(
+      new Promise<void>((resolve, reject) => {
+        socket.onopen = () => resolve();
+        socket.onerror = () => reject(new Error(`Cannot open a Websocket to ${url}`));
+      }),
+      `the Websocket to ${url} to open`,
+    );
+    socket.onerror = null;
+    return client;
+  }
+
+  /** The next message received. */
+  next(deadline: Deadline): Promise<Message> {
+    return deadline.wait(
+      (async () => {
+        while (this.#queue.length === 0) {
+          if (this.#socket.readyState === 3) throw new Error("The Websocket closed");
+          await new Promise<void>((resolve) => this.#waiter = resolve);
+          this.#waiter = undefined;
+        }
+        return this.#queue.shift()!;
+      })(),
+      "a Websocket message",
+    );
+  }
+
+  /** The next message parsed as JSON, skipping (and returning) those that do not match `type`. */
+  async nextOf(
+    type: string,
+    deadline: Deadline,
+  ): Promise<{ message: Record<string, unknown>; skipped: Record<string, unknown>[] }> {
+    const skipped: Record<string, unknown>[] = [];
+    for (;;) {
+      const data = await this.next(deadline);
+      assert.equal(typeof data, "string", "the chat sends text messages only");
+      const message = JSON.parse(data as string) as Record<string, unknown>;
+      if (message.type === type) return { message, skipped };
+      skipped.push(message);
+    }
+  }
+
+  send(data: string | Uint8Array): void {
+    this.#socket.send(data);
+  }
+
+  close(): void {
+    this.#socket.close(1000);
+  }
+}
+
+function wsUrl(url: string, path: string): string {
+  return url.replace(/^http:/, "ws:") + path;
+}
+
+// ---- the examples ----
+
+describe("examples/hello", () => {
+  test("serves the public folder, answers Hello World! elsewhere, and stops on SIGTERM", async () => {
+    await withExample("hello", {}, async (example, url, deadline) => {
+      const page = readFileSync(new URL("../examples/public/index.html", import.meta.url), "utf8");
+      const index = await get(`${url}/`, deadline);
+      assert.equal(index.response.status, 200);
+      assert.equal(index.response.headers.get("content-type"), "text/html; charset=utf-8");
+      assert.equal(index.text, page);
+
+      const hello = await get(`${url}/hello`, deadline);
+      assert.equal(hello.response.status, 200);
+      assert.equal(hello.text, "Hello World!");
+
+      await assertStopsGracefully(example, deadline);
+    });
+  });
+});
+
+describe("examples/echo", () => {
+  test("answers Hello World! and echoes text and binary messages on any path", async () => {
+    await withExample("echo", {}, async (example, url, deadline) => {
+      const hello = await get(`${url}/anything?at=all`, deadline);
+      assert.equal(hello.response.status, 200);
+      assert.equal(hello.text, "Hello World!");
+
+      const client = await Client.open(wsUrl(url, "/some/path"), deadline);
+      client.send("hello ☃");
+      assert.equal(await client.next(deadline), "hello ☃");
+      const bytes = new Uint8Array([0, 1, 2, 0x80, 0xff]);
+      client.send(bytes);
+      assert.deepEqual(await client.next(deadline), bytes);
+      const large = new Uint8Array(100_000).map((_, i) => i % 251);
+      client.send(large);
+      assert.deepEqual(await client.next(deadline), large);
+
+      // A graceful stop closes open Websockets with 1001 (going away) before the process exits.
+      await assertStopsGracefully(example, deadline);
+      const closed = await deadline.wait(client.closed, "the Websocket to close");
+      assert.equal(closed.code, 1001);
+    });
+  });
+
+  test("WS_MAX_MSG_SIZE sets the message limit: one byte over closes with 1009", async () => {
+    await withExample("echo", { WS_MAX_MSG_SIZE: "64" }, async (example, url, deadline) => {
+      const client = await Client.open(wsUrl(url, "/"), deadline);
+      client.send("x".repeat(64));
+      assert.equal(await client.next(deadline), "x".repeat(64));
+      client.send("x".repeat(65));
+      const closed = await deadline.wait(client.closed, "the Websocket to close");
+      assert.equal(closed.code, 1009);
+      await assertStopsGracefully(example, deadline);
+    });
+  });
+
+  test("a WS_TIMEOUT out of range (0-255) stops the example with a RangeError", async () => {
+    const deadline = new Deadline();
+    const example = new Example("echo", { WS_TIMEOUT: "256" });
+    try {
+      const exit = await deadline.wait(example.exited, "the example to fail");
+      assert.notEqual(exit.code, 0, describeExit(example, exit));
+      assert.match(example.stderr, /RangeError/);
+      assert.doesNotMatch(example.stdout, /Listening/);
+    } finally {
+      example.kill();
+    }
+  });
+});
+
+describe("examples/chat", () => {
+  test("serves the page and its script", async () => {
+    await withExample("chat", {}, async (example, url, deadline) => {
+      const page = await get(`${url}/`, deadline);
+      assert.equal(page.response.status, 200);
+      assert.match(page.text, /<script src="\/chat\.js"/);
+      const script = await get(`${url}/chat.js`, deadline);
+      assert.equal(script.response.status, 200);
+      assert.match(script.response.headers.get("content-type") ?? "", /javascript/);
+      // The page renders untrusted names and messages as text only.
+      assert.doesNotMatch(script.text, /innerHTML/);
+      const missing = await get(`${url}/nothing-here`, deadline);
+      assert.equal(missing.response.status, 404);
+      await assertStopsGracefully(example, deadline);
+    });
+  });
+
+  test("sends each message to everyone but its sender and tells everyone who is online", async () => {
+    await withExample("chat", {}, async (example, url, deadline) => {
+      const alice = await Client.open(wsUrl(url, "/ws?name=alice"), deadline);
+      assert.deepEqual((await alice.nextOf("welcome", deadline)).message, {
+        type: "welcome",
+        name: "alice",
+      });
+      assert.deepEqual((await alice.nextOf("online", deadline)).message, {
+        type: "online",
+        count: 1,
+      });
+
+      // The name goes through the query string; control characters are dropped.
+      const bob = await Client.open(wsUrl(url, "/ws?name=%01bob%0A"), deadline);
+      assert.equal((await bob.nextOf("welcome", deadline)).message.name, "bob");
+      assert.equal((await bob.nextOf("online", deadline)).message.count, 2);
+      assert.equal((await alice.nextOf("online", deadline)).message.count, 2);
+      assert.deepEqual((await alice.nextOf("joined", deadline)).message, {
+        type: "joined",
+        name: "bob",
+      });
+
+      alice.send("hi <b>bob</b>");
+      assert.deepEqual((await bob.nextOf("message", deadline)).message, {
+        type: "message",
+        name: "alice",
+        text: "hi <b>bob</b>",
+      });
+      bob.send("hello alice");
+      // Alice's own "hi" must not have come back to her: the first message she gets is Bob's.
+      const toAlice = await alice.nextOf("message", deadline);
+      assert.deepEqual(toAlice.message, { type: "message", name: "bob", text: "hello alice" });
+      assert.deepEqual(toAlice.skipped, []);
+
+      bob.close();
+      await deadline.wait(bob.closed, "Bob's Websocket to close");
+      assert.equal((await alice.nextOf("online", deadline)).message.count, 1);
+      assert.deepEqual((await alice.nextOf("left", deadline)).message, {
+        type: "left",
+        name: "bob",
+      });
+
+      // A client with no name gets a guest name.
+      const guest = await Client.open(wsUrl(url, "/ws"), deadline);
+      assert.match(String((await guest.nextOf("welcome", deadline)).message.name), /^guest-\d+$/);
+      assert.equal((await guest.nextOf("online", deadline)).message.count, 2);
+
+      await assertStopsGracefully(example, deadline);
+      assert.equal((await deadline.wait(alice.closed, "Alice's Websocket to close")).code, 1001);
+      assert.equal((await deadline.wait(guest.closed, "the guest's Websocket to close")).code, 1001);
+    });
+  });
+});

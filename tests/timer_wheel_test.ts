@@ -1,0 +1,65 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { TimerWheel, type WheelItem } from "../src/timer_wheel.ts";
+
+interface Item extends WheelItem {
+  name: string;
+}
+
+function item(name: string): Item {
+  return { name, wheelSecond: -1 };
+}
+
+function fired(wheel: TimerWheel<Item>, nowMs: number): string[] {
+  const names: string[] = [];
+  wheel.advance(nowMs, (entry) => names.push(entry.name));
+  return names;
+}
+
+describe("TimerWheel", () => {
+  test("fires an item once its second has passed, not before", () => {
+    const wheel = new TimerWheel<Item>(10_000);
+    const a = item("a");
+    wheel.schedule(a, 12_500);
+    assert.deepEqual(fired(wheel, 12_999), []);
+    assert.deepEqual(fired(wheel, 13_000), ["a"]);
+    assert.deepEqual(fired(wheel, 20_000), []);
+    assert.equal(a.wheelSecond, -1);
+  });
+
+  test("a later schedule keeps the earlier bucket (lazy re-check), an earlier one moves the item", () => {
+    const wheel = new TimerWheel<Item>(0);
+    const a = item("a");
+    wheel.schedule(a, 5_000);
+    wheel.schedule(a, 9_000);
+    assert.deepEqual(fired(wheel, 5_000), ["a"]);
+    const b = item("b");
+    wheel.schedule(b, 9_000);
+    wheel.schedule(b, 7_000);
+    assert.deepEqual(fired(wheel, 8_000), ["b"]);
+    assert.deepEqual(fired(wheel, 10_000), [], "the stale later entry is skipped");
+  });
+
+  test("deadlines beyond the ring wait in its farthest bucket", () => {
+    const wheel = new TimerWheel<Item>(0);
+    const a = item("a");
+    wheel.schedule(a, 10_000_000);
+    assert.deepEqual(fired(wheel, 510_000), []);
+    assert.deepEqual(fired(wheel, 511_000), ["a"]);
+  });
+
+  test("a deadline in the past fires at the next second", () => {
+    const wheel = new TimerWheel<Item>(50_000);
+    wheel.schedule(item("late"), 1_000);
+    assert.deepEqual(fired(wheel, 51_000), ["late"]);
+  });
+
+  test("many items in one bucket all fire, in scheduling order", () => {
+    const wheel = new TimerWheel<Item>(0);
+    const names = Array.from({ length: 1000 }, (_, i) => `i${i}`);
+    for (const name of names) wheel.schedule(item(name), 3_000);
+    assert.equal(wheel.size, 1000);
+    assert.deepEqual(fired(wheel, 3_000), names);
+    assert.equal(wheel.size, 0);
+  });
+});
