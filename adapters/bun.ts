@@ -149,7 +149,9 @@ class BunTransport implements Transport {
   #finish(): void {
     const socket = this.#socket;
     socket.end();
-    this.#lingerTimer = setTimeout(() => socket.terminate(), LINGER_MS);
+    const linger = setTimeout(() => socket.terminate(), LINGER_MS);
+    (linger as { unref?: () => void }).unref?.();
+    this.#lingerTimer = linger;
   }
 }
 

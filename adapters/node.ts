@@ -95,7 +95,9 @@ export const listenNode: Listen = (options, accept) => {
       resolve({
         port: address.port,
         address: address.address,
-        close: () => new Promise<void>((done) => server.close(() => done())),
+        // server.close(callback) waits for every open connection to end; the core closes those itself
+        // (gracefully, with a bound), so only stop accepting here.
+        close: () => void server.close(),
       });
     });
   });

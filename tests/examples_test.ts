@@ -7,7 +7,7 @@
  * @module
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,11 @@ const TEST_LIMIT_MS = 20_000;
 
 /** Fails whatever is awaited through it once the test's time is up, naming what was awaited. */
 class Deadline {
-  readonly #end = Date.now() + TEST_LIMIT_MS;
+  readonly #end: number;
+
+  constructor(limitMs = TEST_LIMIT_MS) {
+    this.#end = Date.now() + limitMs;
+  }
 
   async wait<T>(promise: Promise<T>, what: string): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -57,27 +61,99 @@ interface Exit {
   signal: string | null;
 }
 
+/** A started process: text arrives through `onStdout`/`onStderr`; `exited` resolves once its output ended too. */
+interface Child {
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+  readonly exited: Promise<Exit>;
+}
+
+function spawnNode(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  onStdout: (text: string) => void,
+  onStderr: (text: string) => void,
+): Child {
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.setEncoding("utf8").on("data", onStdout);
+  child.stderr!.setEncoding("utf8").on("data", onStderr);
+  const exited = new Promise<Exit>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    exited,
+  };
+}
+
+async function readText(
+  stream: ReadableStream<Uint8Array>,
+  onText: (text: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
+}
+
+// Deno's node:child_process reports the signal it sent even when the child caught it and exited with 0, so
+// on Deno the exit status comes from Deno.Command.
+function spawnDeno(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  onStdout: (text: string) => void,
+  onStderr: (text: string) => void,
+): Child {
+  const child = new Deno.Command(command, {
+    args,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  let done = false;
+  const exited = Promise.all([
+    child.status,
+    readText(child.stdout, onStdout),
+    readText(child.stderr, onStderr),
+  ]).then(([status]) => {
+    done = true;
+    return { code: status.signal === null ? status.code : null, signal: status.signal };
+  });
+  return {
+    kill(signal) {
+      if (!done) child.kill(signal);
+    },
+    exited,
+  };
+}
+
 /** An example running as a child process. */
 class Example {
-  readonly child: ChildProcess;
+  readonly #child: Child;
   readonly exited: Promise<Exit>;
+  readonly #stdoutListeners = new Set<() => void>();
   stdout = "";
   stderr = "";
 
   constructor(name: string, env: Record<string, string>) {
     const { command, args } = exampleCommand(name);
-    this.child = spawn(command, args, {
-      env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.child.stdout!.setEncoding("utf8");
-    this.child.stderr!.setEncoding("utf8");
-    this.child.stdout!.on("data", (text: string) => this.stdout += text);
-    this.child.stderr!.on("data", (text: string) => this.stderr += text);
-    this.exited = new Promise((resolve, reject) => {
-      this.child.once("error", reject);
-      this.child.once("close", (code, signal) => resolve({ code, signal }));
-    });
+    const onStdout = (text: string) => {
+      this.stdout += text;
+      for (const listener of this.#stdoutListeners) listener();
+    };
+    const onStderr = (text: string) => this.stderr += text;
+    const fullEnv = { HOST: "127.0.0.1", PORT: "0", ...env };
+    this.#child = runtime === "deno"
+      ? spawnDeno(command, args, fullEnv, onStdout, onStderr)
+      : spawnNode(command, args, fullEnv, onStdout, onStderr);
+    this.exited = this.#child.exited;
   }
 
   /** Starts `name` and resolves with its URL once it prints it. */
@@ -91,13 +167,14 @@ class Example {
       const look = () => {
         const match = /Listening on (http:\/\/127\.0\.0\.1:[1-9][0-9]*)\n/.exec(example.stdout);
         if (match !== null) {
-          example.child.stdout!.off("data", look);
+          example.#stdoutListeners.delete(look);
           resolve(match[1]);
         }
       };
-      example.child.stdout!.on("data", look);
+      example.#stdoutListeners.add(look);
       example.exited.then(
-        (exit) => reject(new Error(`${name} exited before listening: ${describeExit(example, exit)}`)),
+        (exit) =>
+          reject(new Error(`${name} exited before listening: ${describeExit(example, exit)}`)),
         reject,
       );
     });
@@ -111,13 +188,13 @@ class Example {
 
   /** Sends SIGTERM and resolves with how the process ended. */
   stop(deadline: Deadline): Promise<Exit> {
-    this.child.kill("SIGTERM");
+    this.#child.kill("SIGTERM");
     return deadline.wait(this.exited, "the example to stop after SIGTERM");
   }
 
   /** Cuts the process if it is still running (cleanup after a failure). */
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    this.#child.kill("SIGKILL");
   }
 }
 
@@ -132,6 +209,9 @@ async function assertStopsGracefully(example: Example, deadline: Deadline): Prom
   assert.match(example.stdout, /\nStopped\n$/);
 }
 
+/** Time allowed for a killed example to go, on top of the test's own limit. */
+const CLEANUP_LIMIT_MS = 5_000;
+
 /** Runs `body` against a started example; the process never outlives the test. */
 async function withExample(
   name: string,
@@ -140,12 +220,21 @@ async function withExample(
 ): Promise<void> {
   const deadline = new Deadline();
   const { example, url } = await Example.start(name, deadline, env);
+  let failure: { error: unknown } | undefined;
   try {
     await body(example, url, deadline);
-  } finally {
-    example.kill();
-    await deadline.wait(example.exited, `${name} to exit`);
+  } catch (error) {
+    failure = { error };
   }
+  // After a failure the process may still run: cut it. Not ending even then is a failure too, but the
+  // first failure is the one to report.
+  example.kill();
+  try {
+    await new Deadline(CLEANUP_LIMIT_MS).wait(example.exited, `${name} to exit after SIGKILL`);
+  } catch (error) {
+    failure ??= { error };
+  }
+  if (failure !== undefined) throw failure.error;
 }
 
 async function get(url: string, deadline: Deadline): Promise<{ response: Response; text: string }> {
@@ -350,7 +439,10 @@ describe("examples/chat", () => {
       assert.equal(script.response.status, 200);
       assert.match(script.response.headers.get("content-type") ?? "", /javascript/);
       // The page renders untrusted names and messages as text only.
-      assert.doesNotMatch(script.text, /innerHTML/);
+      assert.doesNotMatch(
+        script.text,
+        /\.(inner|outer)HTML\s*\+?=|insertAdjacentHTML|document\.write/,
+      );
       const missing = await get(`${url}/nothing-here`, deadline);
       assert.equal(missing.response.status, 404);
       await assertStopsGracefully(example, deadline);
@@ -406,7 +498,10 @@ describe("examples/chat", () => {
 
       await assertStopsGracefully(example, deadline);
       assert.equal((await deadline.wait(alice.closed, "Alice's Websocket to close")).code, 1001);
-      assert.equal((await deadline.wait(guest.closed, "the guest's Websocket to close")).code, 1001);
+      assert.equal(
+        (await deadline.wait(guest.closed, "the guest's Websocket to close")).code,
+        1001,
+      );
     });
   });
 });

@@ -1,0 +1,306 @@
+/**
+ * HTTP "Hello World!" throughput: Wharf against each runtime's own HTTP server, measured with `wrk`.
+ *
+ * ```sh
+ * npm run build && deno run -A bench/http.ts            # node, deno and bun; about 2 minutes
+ * deno run -A bench/http.ts deno bun --duration=10      # some runtimes, longer runs
+ * ```
+ *
+ * For each runtime, Wharf's `examples/echo.ts` (on Node the compiled `npm/examples/echo.js`) and the
+ * runtime's native peer (`bench/peers/`: `node:http`, `Deno.serve`, `Bun.serve`) answer `GET /` with
+ * "Hello World!". Each run starts a fresh server pinned to CPU 0 (`taskset`), checks its answer, warms it up,
+ * then runs `wrk -t1 -c100 -d5s` pinned to CPU 1. Runs alternate Wharf and peer (A B A B …) so drift in the
+ * machine hits both alike; the table shows the median requests/s of each, their ratio, and the spread of
+ * the rounds (± half their range, relative to the median).
+ *
+ * Options: `--rounds=N` (default 3), `--duration=S` (seconds per run, default 5), `--connections=N`
+ * (default 100), `--warmup=S` (seconds, default 1). Needs `wrk` (Debian: `apt-get install wrk`) and
+ * `taskset` (util-linux); runs on Deno, Bun or Node 20+ (only `node:` modules and `fetch`).
+ *
+ * @module
+ */
+
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** The server gets one core and the load generator the other, so neither steals the other's CPU. */
+const SERVER_CPU = "0";
+const CLIENT_CPU = "1";
+/** How long a server may take to print its URL (Deno's first start may compile). */
+const START_LIMIT_MS = 30_000;
+/** How long a server may take to exit after SIGTERM before it is killed. */
+const STOP_LIMIT_MS = 5_000;
+
+interface Options {
+  runtimes: string[];
+  rounds: number;
+  duration: number;
+  connections: number;
+  warmup: number;
+}
+
+interface Contender {
+  /** Command line, relative paths from the repository root. */
+  command: string[];
+  label: string;
+}
+
+interface Runtime {
+  name: string;
+  version: string[];
+  wharf: Contender;
+  peer: Contender;
+}
+
+const deno = `${ROOT}node_modules/.bin/deno`;
+const bun = `${ROOT}node_modules/.bin/bun`;
+
+const RUNTIMES: Runtime[] = [
+  {
+    name: "node",
+    version: ["node", "--version"],
+    wharf: { command: ["node", "npm/examples/echo.js"], label: "Wharf" },
+    peer: { command: ["node", "bench/peers/node_http.mjs"], label: "node:http" },
+  },
+  {
+    name: "deno",
+    version: [deno, "--version"],
+    wharf: { command: [deno, "run", "-A", "examples/echo.ts"], label: "Wharf" },
+    peer: { command: [deno, "run", "-A", "bench/peers/deno_serve.ts"], label: "Deno.serve" },
+  },
+  {
+    name: "bun",
+    version: [bun, "--version"],
+    wharf: { command: [bun, "examples/echo.ts"], label: "Wharf" },
+    peer: { command: [bun, "bench/peers/bun_serve.ts"], label: "Bun.serve" },
+  },
+];
+
+class BenchError extends Error {}
+
+function parseOptions(args: readonly string[]): Options {
+  const options: Options = { runtimes: [], rounds: 3, duration: 5, connections: 100, warmup: 1 };
+  for (const arg of args) {
+    const match = /^--(rounds|duration|connections|warmup)=(\d+)$/.exec(arg);
+    if (match !== null) {
+      options[match[1] as "rounds" | "duration" | "connections" | "warmup"] = Number(match[2]);
+    } else if (RUNTIMES.some((runtime) => runtime.name === arg)) {
+      options.runtimes.push(arg);
+    } else {
+      throw new BenchError(
+        `Unknown argument ${arg} (runtimes: node deno bun; --rounds= --duration= --connections= --warmup=)`,
+      );
+    }
+  }
+  if (options.runtimes.length === 0) options.runtimes = RUNTIMES.map((runtime) => runtime.name);
+  if (options.rounds < 1 || options.duration < 1 || options.connections < 1) {
+    throw new BenchError("--rounds, --duration and --connections must be at least 1");
+  }
+  return options;
+}
+
+function checkTools(options: Options): void {
+  for (const [tool, hint] of [["wrk", "apt-get install wrk"], ["taskset", "util-linux"]]) {
+    if (spawnSync(tool, ["--version"], { stdio: "ignore" }).error !== undefined) {
+      throw new BenchError(`${tool} is not installed (${hint})`);
+    }
+  }
+  if (availableParallelism() < 2) {
+    throw new BenchError("Needs two CPUs: one for the server, one for wrk");
+  }
+  if (options.runtimes.includes("node") && !existsSync(`${ROOT}npm/examples/echo.js`)) {
+    throw new BenchError("npm/examples/echo.js is missing: run `npm run build` first");
+  }
+}
+
+function firstLine(command: string[]): string {
+  const result = spawnSync(command[0], command.slice(1), { encoding: "utf8" });
+  return result.error ? "?" : result.stdout.split("\n")[0].trim();
+}
+
+/** Starts `command` pinned to the server CPU and resolves with the URL it prints. */
+function startServer(command: string[]): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn("taskset", ["-c", SERVER_CPU, ...command], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: "0", HOST: "127.0.0.1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (text: string) => stderr += text);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new BenchError(`${command.join(" ")} did not start: ${stderr}`));
+    }, START_LIMIT_MS);
+    child.stdout!.setEncoding("utf8").on("data", (text: string) => {
+      stdout += text;
+      const match = /Listening on (http:\/\/[^\s]+)/.exec(stdout);
+      if (match !== null) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(
+        new BenchError(
+          `${command.join(" ")} exited (${code ?? signal}) before listening: ${stderr}`,
+        ),
+      );
+    });
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) =>
+    timer = setTimeout(() => resolve(true), STOP_LIMIT_MS)
+  );
+  if (await Promise.race([exited.then(() => false), late])) {
+    child.kill("SIGKILL");
+    await exited;
+  }
+  clearTimeout(timer);
+}
+
+interface WrkResult {
+  requestsPerSecond: number;
+  /** Non-2xx answers and socket errors: any of them makes the number suspect. */
+  errors: number;
+}
+
+function wrk(url: string, seconds: number, connections: number): WrkResult {
+  const result = spawnSync("taskset", [
+    "-c",
+    CLIENT_CPU,
+    "wrk",
+    "-t1",
+    `-c${connections}`,
+    `-d${seconds}s`,
+    url,
+  ], { encoding: "utf8" });
+  if (result.status !== 0) throw new BenchError(`wrk failed: ${result.stderr}${result.stdout}`);
+  const output = result.stdout;
+  const rate = /Requests\/sec:\s+([\d.]+)/.exec(output);
+  if (rate === null) throw new BenchError(`Cannot read wrk's output:\n${output}`);
+  let errors = 0;
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
+  if (non2xx !== null) errors += Number(non2xx[1]);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(
+    output,
+  );
+  if (socket !== null) errors += socket.slice(1).reduce((sum, count) => sum + Number(count), 0);
+  return { requestsPerSecond: Number(rate[1]), errors };
+}
+
+/** One run: a fresh server, a check of its answer, a warm-up, then the measured run. */
+async function measure(contender: Contender, options: Options): Promise<WrkResult> {
+  const { child, url } = await startServer(contender.command);
+  try {
+    const response = await fetch(url);
+    const body = await response.text();
+    if (response.status !== 200 || body !== "Hello World!") {
+      throw new BenchError(`${contender.command.join(" ")} answered ${response.status} ${body}`);
+    }
+    if (options.warmup > 0) wrk(url, options.warmup, options.connections);
+    return wrk(url, options.duration, options.connections);
+  } finally {
+    await stopServer(child);
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+/** ± half the range of the rounds relative to their median, as a percentage: how far apart they were. */
+function spread(values: number[]): string {
+  return `±${((Math.max(...values) - Math.min(...values)) / median(values) * 50).toFixed(1)}%`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
+  return rows.map((row) =>
+    row.map((cell, column) =>
+      column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column])
+    )
+      .join("  ")
+  ).join("\n");
+}
+
+const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+
+async function main(args: readonly string[]): Promise<void> {
+  const options = parseOptions(args);
+  checkTools(options);
+  const cpu = /model name\s*:\s*(.+)/.exec(
+    existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "",
+  )?.[1] ?? "unknown CPU";
+  console.log(
+    `HTTP hello world: wrk -t1 -c${options.connections} -d${options.duration}s after a ${options.warmup} s ` +
+      `warm-up, server on CPU ${SERVER_CPU}, wrk on CPU ${CLIENT_CPU}, ${options.rounds} round(s) ` +
+      `alternating Wharf and peer, fresh server per run (${cpu})`,
+  );
+  const rows = [[
+    "runtime",
+    "version",
+    "Wharf req/s",
+    "peer",
+    "peer req/s",
+    "Wharf/peer",
+    "Wharf spread",
+    "peer spread",
+  ]];
+  const warnings: string[] = [];
+  for (const runtime of RUNTIMES.filter((runtime) => options.runtimes.includes(runtime.name))) {
+    const results = { wharf: [] as number[], peer: [] as number[] };
+    for (let round = 0; round < options.rounds; round++) {
+      for (const side of ["wharf", "peer"] as const) {
+        const contender = runtime[side];
+        const result = await measure(contender, options);
+        results[side].push(result.requestsPerSecond);
+        console.log(
+          `  ${runtime.name} round ${round + 1} ${contender.label}: ` +
+            `${integer.format(result.requestsPerSecond)} req/s`,
+        );
+        if (result.errors > 0) {
+          warnings.push(
+            `${runtime.name} ${contender.label} round ${round + 1}: ${result.errors} errors`,
+          );
+        }
+      }
+    }
+    const wharf = median(results.wharf);
+    const peer = median(results.peer);
+    rows.push([
+      runtime.name,
+      /\d+\.\d+\.\d+/.exec(firstLine(runtime.version))?.[0] ?? "?",
+      integer.format(wharf),
+      runtime.peer.label,
+      integer.format(peer),
+      (wharf / peer).toFixed(2),
+      spread(results.wharf),
+      spread(results.peer),
+    ]);
+  }
+  console.log(`\n${table(rows)}`);
+  for (const warning of warnings) console.log(`warning: ${warning}`);
+}
+
+try {
+  await main(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof BenchError)) throw error;
+  console.error(`bench/http: ${error.message}`);
+  process.exit(1);
+}
