@@ -68,6 +68,7 @@ class BunTransport implements Transport {
   #ending = false;
   #closed = false;
   #needDrain = false;
+  #watchingDrain = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: BunSocket) {
@@ -114,6 +115,10 @@ class BunTransport implements Transport {
     this.#socket.resume?.();
   }
 
+  watchDrain(): void {
+    if (this.#queue.length > 0) this.#watchingDrain = true;
+  }
+
   /** Writes queued chunks; called on Bun's `drain`. */
   drain(): void {
     const queue = this.#queue;
@@ -132,8 +137,9 @@ class BunTransport implements Transport {
       this.#finish();
       return;
     }
-    if (this.#needDrain) {
+    if (this.#needDrain || this.#watchingDrain) {
       this.#needDrain = false;
+      this.#watchingDrain = false;
       this.handler.onDrain();
     }
   }

@@ -26,11 +26,14 @@ import { nodeFileSystem } from "./_fs_node.ts";
  * peer that never closes must not hold the connection forever.
  */
 const LINGER_MS = 2000;
+const EMPTY = new Uint8Array(0);
 
 class NodeTransport implements Transport {
   readonly #socket: net.Socket;
   readonly remoteAddress: string;
   readonly remotePort: number;
+  handler!: TransportHandler;
+  #watchingDrain = false;
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -62,6 +65,16 @@ class NodeTransport implements Transport {
     this.#socket.pause();
   }
 
+  watchDrain(): void {
+    if (this.#socket.writableLength === 0 || this.#watchingDrain) return;
+    this.#watchingDrain = true;
+    // An empty write completes after every earlier one: its callback is the moment the buffer emptied.
+    this.#socket.write(EMPTY, () => {
+      this.#watchingDrain = false;
+      if (!this.#socket.destroyed) this.handler.onDrain();
+    });
+  }
+
   resume(): void {
     this.#socket.resume();
   }
@@ -80,7 +93,11 @@ function bind(socket: net.Socket, handler: TransportHandler): void {
 
 /** Listens with `node:net` (or `node:tls` when `tls` is given). */
 export const listenNode: Listen = (options, accept) => {
-  const onConnection = (socket: net.Socket) => bind(socket, accept(new NodeTransport(socket)));
+  const onConnection = (socket: net.Socket) => {
+    const transport = new NodeTransport(socket);
+    transport.handler = accept(transport);
+    bind(socket, transport.handler);
+  };
   const server = options.tls === undefined
     ? net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection)
     : tls.createServer(

@@ -38,6 +38,8 @@ class StreamTransport implements Transport {
   #closed = false;
   #ending = false;
   #needDrain = false;
+  #peerEnded = false;
+  #watchingDrain = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #written: () => void;
   readonly #failed: (error: unknown) => void;
@@ -71,8 +73,11 @@ class StreamTransport implements Transport {
     this.#ending = true;
     // Lingering close: keep reading (and dropping) until the peer closes too, so bytes it already sent do
     // not meet a closed socket, whose reset could destroy the response it has not read yet.
-    this.#writer.close().catch(this.#failed);
-    this.#lingerTimer = setTimeout(() => this.destroy(), LINGER_MS);
+    this.#writer.close().then(() => {
+      // Both directions are finished: nothing is left to linger for.
+      if (this.#peerEnded) this.#close();
+    }, this.#failed);
+    if (!this.#closed) this.#lingerTimer = setTimeout(() => this.destroy(), LINGER_MS);
   }
 
   destroy(): void {
@@ -102,6 +107,7 @@ class StreamTransport implements Transport {
         if (done) break;
         if (value.length > 0 && !this.#closed) handler.onData(value);
       }
+      this.#peerEnded = true;
       if (!this.#closed) {
         if (this.#ending) this.#close();
         else handler.onEnd();
@@ -111,9 +117,18 @@ class StreamTransport implements Transport {
     }
   }
 
+  watchDrain(): void {
+    if (this.bufferedAmount > 0) this.#watchingDrain = true;
+  }
+
   #onWritten(): void {
-    if (this.#needDrain && this.bufferedAmount <= HIGH_WATER_BYTES && !this.#closed) {
+    if (this.#closed) return;
+    const buffered = this.bufferedAmount;
+    if (
+      (this.#needDrain && buffered <= HIGH_WATER_BYTES) || (this.#watchingDrain && buffered === 0)
+    ) {
       this.#needDrain = false;
+      this.#watchingDrain = false;
       this.handler?.onDrain();
     }
   }

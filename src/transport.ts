@@ -25,6 +25,12 @@ export interface Transport {
   pause(): void;
   /** Resumes delivering data after {@linkcode Transport.pause}. */
   resume(): void;
+  /**
+   * Asks for one {@linkcode TransportHandler.onDrain} once everything written so far has left the transport's
+   * buffer, even if no `write` returned `false` (the app's limit may be below the transport's). Nothing is
+   * called when the buffer is already empty: the caller checks {@linkcode Transport.bufferedAmount} first.
+   */
+  watchDrain(): void;
   /** The peer's address, `""` when the transport has none (an in-memory pair). */
   readonly remoteAddress: string;
   /** The peer's port, `0` when the transport has none. */
@@ -38,7 +44,10 @@ export interface TransportHandler {
    * the core copies what it keeps, and may modify `chunk` in place (unmasking) while it runs.
    */
   onData(chunk: Uint8Array): void;
-  /** The transport's buffer fell below its high-water mark after a `write` returned `false`. */
+  /**
+   * The transport's buffer fell below its high-water mark after a `write` returned `false`, or emptied after
+   * {@linkcode Transport.watchDrain}.
+   */
   onDrain(): void;
   /** The peer ended the stream (EOF). The transport still accepts writes until it closes. */
   onEnd(): void;

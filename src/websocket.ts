@@ -213,8 +213,10 @@ class Session implements UpgradedProtocol, WebSocketHandler {
   }
 
   close(code?: number, reason?: string): void {
-    if (this.protocol.state !== "open") return;
+    const wasOpen = this.protocol.state === "open";
+    // Validates code and reason in every state: misuse throws even when there is nothing to close.
     this.protocol.close(code, reason);
+    if (!wasOpen) return;
     // close() moved the state on; read it afresh (TypeScript still has it narrowed to "open").
     if ((this.protocol.state as WebSocketProtocol["state"]) === "closing") {
       this.readyState = "closing";
@@ -249,10 +251,18 @@ class Session implements UpgradedProtocol, WebSocketHandler {
   }
 
   onDrain(): void {
-    if (this.#wantsDrain && this.bufferedAmount <= backpressureLimit) {
+    if (!this.#wantsDrain) return;
+    if (this.bufferedAmount <= backpressureLimit) {
       this.#wantsDrain = false;
       this.#call(this.settings.onDrain);
+    } else {
+      this.connection.transport.watchDrain();
     }
+  }
+
+  afterFlush(): void {
+    // The transport may have taken everything at once and never report a drain: check for room now.
+    this.onDrain();
   }
 
   onEnd(): void {
@@ -395,8 +405,12 @@ function upgrade(settings: WebsocketSettings): void {
       throw new HttpError(403, "Origin not allowed");
     }
   } catch (error) {
-    if (!(error instanceof HttpError)) throw error;
     session.readyState = "closed";
+    if (!(error instanceof HttpError)) {
+      // The app's checkOrigin threw: the handler's failure path answers 500 and reports it.
+      session.callOnClose();
+      throw error;
+    }
     connection.rejectUpgrade(
       error,
       error.status === 426 ? "Sec-WebSocket-Version: 13\r\n" : "",
@@ -406,7 +420,14 @@ function upgrade(settings: WebsocketSettings): void {
   }
   let subprotocol = "";
   if (settings.selectProtocol !== undefined && offered.length > 0) {
-    const chosen = settings.selectProtocol(offered, request);
+    let chosen: string | undefined;
+    try {
+      chosen = settings.selectProtocol(offered, request);
+    } catch (error) {
+      session.readyState = "closed";
+      session.callOnClose();
+      throw error;
+    }
     // RFC 6455 §4.2.2: the server may only answer with one of the client's offers.
     if (chosen !== undefined && offered.includes(chosen) && isToken(chosen)) subprotocol = chosen;
   }

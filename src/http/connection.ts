@@ -72,6 +72,8 @@ export interface UpgradedProtocol {
   onTimer(now: number): void;
   /** The 101 response is queued: the protocol may now send, before any buffered input is delivered. */
   onAttach(): void;
+  /** The connection's batched output was just handed to the transport. */
+  afterFlush(): void;
   /** The server is shutting down. */
   shutdown(): void;
 }
@@ -156,6 +158,11 @@ export class HttpConnection
     return this.#host.sha1Base64;
   }
 
+  /** `true` once the server is stopping: the response in flight is the connection's last. */
+  get stopping(): boolean {
+    return this.#host.stopping;
+  }
+
   /** The file system, for `sendFile`. */
   get fs(): FileSystem | undefined {
     return this.#host.fs;
@@ -236,6 +243,8 @@ export class HttpConnection
     if (this.#endAfterFlush) {
       this.#endAfterFlush = false;
       this.#transport.end();
+    } else if (this.#mode === "upgraded") {
+      this.#protocol!.afterFlush();
     }
   }
 
@@ -562,7 +571,7 @@ export class HttpConnection
         return;
       }
       response?.abandon();
-      this.#sendErrorAndClose(500, "Internal Server Error", "", false);
+      this.#sendErrorAndClose(500, "Internal Server Error", "", true);
     } finally {
       leaveCallback();
     }
@@ -578,9 +587,19 @@ export class HttpConnection
     }
   }
 
-  /** Answers with a small text error. `close` false keeps a keep-alive connection for the next request. */
-  #sendErrorAndClose(status: number, message: string, extraHeaderLines = "", close = true): void {
+  /**
+   * Answers with a small text error. `keepOpen` keeps a keep-alive connection for the next request when the
+   * request allows it (a handler's 500); parse errors always close, as the stream's framing is lost.
+   */
+  #sendErrorAndClose(
+    status: number,
+    message: string,
+    extraHeaderLines = "",
+    keepOpen = false,
+  ): void {
     if (this.#mode !== "http") return;
+    const request = this.#request;
+    const close = !keepOpen || request === undefined || !request.keepAlive || this.#host.stopping;
     const body = `${message}\n`;
     writeLatin1(
       this.out,
@@ -588,7 +607,8 @@ export class HttpConnection
         `Content-Length: ${body.length}\r\nDate: ${httpDate()}\r\n${extraHeaderLines}` +
         (close ? "Connection: close\r\n\r\n" : "\r\n"),
     );
-    writeLatin1(this.out, body);
+    // RFC 9110 §9.3.2: a response to HEAD has no body, or the client reads it as the next response.
+    if (request?.method !== "HEAD") writeLatin1(this.out, body);
     markDirty(this);
     this.#response = undefined;
     if (close) {
@@ -596,7 +616,7 @@ export class HttpConnection
       this.#request = undefined;
       this.#endAfterFlushNow();
     } else {
-      this.#requestDone(this.#request?.keepAlive ?? false);
+      this.#requestDone(true);
     }
   }
 

@@ -18,12 +18,16 @@
  * - **Field values** are decoded as Latin-1, one character per byte, so obs-text survives byte for byte
  *   (RFC 9110 §5.5); names are tokens.
  * - **Framing.** `Transfer-Encoding` in an HTTP/1.0 request is a 400 (RFC 9112 §6.1); a request with neither
- *   `Content-Length` nor `Transfer-Encoding` has no body (RFC 9112 §6.3). `Expect: 100-continue` is ignored
- *   in HTTP/1.0 (RFC 9110 §10.1.1).
+ *   `Content-Length` nor `Transfer-Encoding` has no body (RFC 9112 §6.3). In HTTP/1.0, `Expect:
+ *   100-continue` (RFC 9110 §10.1.1) and `Upgrade` (RFC 9110 §7.8) are ignored: `expectContinue` is false
+ *   and `upgrade` undefined, though the fields stay in `headers`.
  * - **Memory.** A head that arrives in one chunk is parsed in place; only a line split across chunks is
  *   copied. A `Content-Length` body is allocated once, after the limit check. A chunked body goes into one
  *   buffer grown by doubling up to `maxBodyBytes`, never a list of pieces: a peer sending one-byte chunks
  *   cannot make us hold thousands of tiny arrays.
+ * - **Strings.** Common field names are recognised from their bytes, and methods, other names and the
+ *   values of common non-private fields go through a small process-wide cache, so a typical request
+ *   allocates few strings. Credentials, cookies, URLs and addresses never enter the cache.
  * - After an error the parser stays failed: `execute` throws the same error again until `reset()`.
  *
  * @module
@@ -63,7 +67,10 @@ export interface RequestHead {
   readonly keepAlive: boolean;
   /** Whether the client sent `Expect: 100-continue` in an HTTP/1.1 request (RFC 9110 §10.1.1). */
   readonly expectContinue: boolean;
-  /** The `Upgrade` field value lower-cased (several fields joined with `", "`), `undefined` when absent. */
+  /**
+   * The `Upgrade` field value lower-cased (several fields joined with `", "`), `undefined` when absent
+   * and in HTTP/1.0, where it must be ignored (RFC 9110 §7.8).
+   */
   readonly upgrade: string | undefined;
   /** Whether `Connection` lists `upgrade` (RFC 9110 §7.8). */
   readonly connectionUpgrade: boolean;
@@ -919,7 +926,7 @@ export class RequestParser {
         ? !this.#connectionClose
         : this.#connectionKeepAlive && !this.#connectionClose,
       expectContinue: version === "HTTP/1.1" && this.#expectContinue,
-      upgrade: this.#upgrade,
+      upgrade: version === "HTTP/1.1" ? this.#upgrade : undefined,
       connectionUpgrade: this.#connectionUpgrade,
     };
     if (chunked) {

@@ -27,6 +27,8 @@ export interface ResponseChannel {
   queueFlush(): void;
   /** `true` once the transport is closed. */
   readonly closed: boolean;
+  /** `true` once the server is stopping, so this response is the connection's last. */
+  readonly stopping: boolean;
   /** Resolves once buffered output is below the high-water mark (at once when it is). */
   drained(): Promise<void>;
   /** Called once when `response` is complete; `keepAlive: false` closes the connection after the flush. */
@@ -337,6 +339,7 @@ export class HttpResponse {
     if (!Number.isInteger(status) || status < 100 || status > 599) {
       throw new RangeError(`Invalid status code: ${status}`);
     }
+    if (this.#channel.stopping) this.#keepAlive = false;
     const noBody = status < 200 || status === 204 || status === 304;
     let lengthLine = "";
     let length = this.contentLength;
