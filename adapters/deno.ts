@@ -1,6 +1,7 @@
 /**
- * Binds Wharf to `Deno.listen` / `Deno.listenTls`. Each `Deno.Conn` is served through the portable
- * stream-pair entry (`conn.readable` / `conn.writable`), so Deno runs exactly the path in-memory tests run.
+ * Binds Wharf to `Deno.listen` / `Deno.listenTls` with a read loop on `conn.read` and a write queue on
+ * `conn.write`. Not `conn.readable`: it closes the whole resource at the peer's EOF, which would lose the
+ * response to a client that half-closes after its request.
  *
  * @module
  */
@@ -14,8 +15,168 @@ import {
   type Server,
   startServerWith,
 } from "../src/server.ts";
-import { serveStreams } from "../src/streams.ts";
+import type { Transport, TransportHandler } from "../src/transport.ts";
 import { denoFileSystem } from "./_fs_deno.ts";
+
+/** Read buffer of a quiet connection: small, because every idle connection holds one in its pending read. */
+const IDLE_READ_BYTES = 4 * 1024;
+/** Read buffer once a read filled the small one: large reads amortise the per-read cost of busy connections. */
+const BUSY_READ_BYTES = 64 * 1024;
+/** Unsent bytes above which `write` returns `false`, as Node's default socket high-water mark. */
+const HIGH_WATER_BYTES = 64 * 1024;
+/** After `end()`, how long a peer may keep its side open before the connection is closed, in milliseconds. */
+const LINGER_MS = 2000;
+
+class DenoTransport implements Transport {
+  readonly #conn: Deno.Conn;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  handler!: TransportHandler;
+  bufferedAmount = 0;
+  #queue: Uint8Array[] = [];
+  #writing = false;
+  #ending = false;
+  #writeClosed = false;
+  #peerEnded = false;
+  #closed = false;
+  #needDrain = false;
+  #watchingDrain = false;
+  #resume: (() => void) | undefined;
+  #paused = false;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #smallBuffer = new Uint8Array(IDLE_READ_BYTES);
+  #readBuffer = this.#smallBuffer;
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    this.remoteAddress = remote.hostname ?? "";
+    this.remotePort = remote.port ?? 0;
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#closed || this.#ending) return false;
+    // Writes complete asynchronously, after later reads refill the read buffers: a view of them (an app
+    // echoing the message it was handed) must be copied now.
+    const source = chunk.buffer;
+    if (source === this.#smallBuffer.buffer || source === this.#readBuffer.buffer) {
+      chunk = chunk.slice();
+    }
+    this.#queue.push(chunk);
+    this.bufferedAmount += chunk.length;
+    if (!this.#writing) this.#writeQueued();
+    if (this.bufferedAmount > HIGH_WATER_BYTES) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    if (!this.#writing) this.#closeWrite();
+  }
+
+  destroy(): void {
+    this.#close();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const resume = this.#resume;
+    this.#resume = undefined;
+    resume?.();
+  }
+
+  watchDrain(): void {
+    if (this.bufferedAmount > 0) this.#watchingDrain = true;
+  }
+
+  async readLoop(): Promise<void> {
+    const small = this.#smallBuffer;
+    try {
+      while (!this.#closed) {
+        if (this.#paused) await new Promise<void>((resolve) => this.#resume = resolve);
+        const buffer = this.#readBuffer;
+        const n = await this.#conn.read(buffer);
+        if (n === null) break;
+        if (this.#closed) return;
+        if (this.#ending) continue; // lingering: drop what the peer still sends
+        this.handler.onData(buffer.subarray(0, n));
+        if (n === buffer.length && buffer === small) {
+          this.#readBuffer = new Uint8Array(BUSY_READ_BYTES);
+        } else if (n < IDLE_READ_BYTES && buffer !== small) this.#readBuffer = small;
+      }
+      this.#peerEnded = true;
+      if (this.#closed) return;
+      if (this.#writeClosed) this.#close();
+      else if (!this.#ending) this.handler.onEnd();
+    } catch (error) {
+      this.#close(this.#ending ? undefined : error);
+    }
+  }
+
+  async #writeQueued(): Promise<void> {
+    this.#writing = true;
+    const queue = this.#queue;
+    try {
+      while (queue.length > 0 && !this.#closed) {
+        const chunk = queue[0];
+        const written = await this.#conn.write(chunk);
+        this.bufferedAmount -= written;
+        if (written < chunk.length) queue[0] = chunk.subarray(written);
+        else queue.shift();
+      }
+    } catch (error) {
+      this.#close(error);
+      return;
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#closed) return;
+    if (this.#ending) {
+      this.#closeWrite();
+      return;
+    }
+    if (this.#needDrain || this.#watchingDrain) {
+      this.#needDrain = false;
+      this.#watchingDrain = false;
+      this.handler.onDrain();
+    }
+  }
+
+  /** Everything is written: send FIN, then linger until the peer closes too (or the linger ends). */
+  #closeWrite(): void {
+    if (this.#writeClosed || this.#closed) return;
+    this.#writeClosed = true;
+    if (this.#peerEnded) {
+      this.#close();
+      return;
+    }
+    this.#conn.closeWrite().catch(() => this.#close());
+    this.#lingerTimer = setTimeout(() => this.#close(), LINGER_MS);
+    Deno.unrefTimer(this.#lingerTimer);
+  }
+
+  #close(error?: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#lingerTimer);
+    this.#queue.length = 0;
+    this.#resume?.();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the runtime.
+    }
+    this.handler.onClose(error);
+  }
+}
 
 /** Listens with `Deno.listen` (or `Deno.listenTls` when `tls` is given). */
 export const listenDeno: Listen = (options, accept) => {
@@ -40,16 +201,9 @@ export const listenDeno: Listen = (options, accept) => {
         continue;
       }
       if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-      const remote = conn.remoteAddr as Deno.NetAddr;
-      serveStreams(
-        {
-          readable: conn.readable,
-          writable: conn.writable,
-          remoteAddress: remote.hostname,
-          remotePort: remote.port,
-        },
-        accept,
-      ).catch(() => {});
+      const transport = new DenoTransport(conn);
+      transport.handler = accept(transport);
+      transport.readLoop();
     }
   })();
   const address = listener.addr as Deno.NetAddr;

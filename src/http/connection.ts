@@ -197,7 +197,7 @@ export class HttpConnection
     enterCallback();
     try {
       if (this.#mode === "upgraded") this.#protocol!.onDrain();
-      this.#wakeDrainWaiters();
+      if (this.#drainWaiters.length > 0) this.#checkDrainWaiters();
     } finally {
       leaveCallback();
     }
@@ -240,6 +240,7 @@ export class HttpConnection
   flush(): void {
     if (this.#mode === "closed") return;
     if (this.out.length > 0) this.out.drainTo(this.#writeToTransport);
+    if (this.#drainWaiters.length > 0) this.#checkDrainWaiters();
     if (this.#endAfterFlush) {
       this.#endAfterFlush = false;
       this.#transport.end();
@@ -554,8 +555,17 @@ export class HttpConnection
     }
   }
 
+  /** Hands an error to the app's `onError`; an `onError` that throws must not take the connection down. */
+  #report(error: unknown, request: HttpRequest | undefined): void {
+    try {
+      this.#host.onError(error, request);
+    } catch (failure) {
+      console.error("Wharf: onError failed:", failure, "while reporting:", error);
+    }
+  }
+
   #handlerFailed(request: HttpRequest, error: unknown): void {
-    this.#host.onError(error, request);
+    this.#report(error, request);
     if (request !== this.#request || this.#mode !== "http") return;
     enterCallback();
     try {
@@ -578,7 +588,7 @@ export class HttpConnection
   }
 
   #internalError(error: unknown): void {
-    this.#host.onError(error, this.#request);
+    this.#report(error, this.#request);
     if (this.#mode === "http" && !this.#response?.headersSent) {
       this.#response?.abandon();
       this.#sendErrorAndClose(500, "Internal Server Error");
@@ -625,6 +635,15 @@ export class HttpConnection
     this.#pending = null;
     this.#endAfterFlush = true;
     markDirty(this);
+  }
+
+  /** Wakes streaming bodies once the transport has room; otherwise asks it to say when it has. */
+  #checkDrainWaiters(): void {
+    if (this.#transport.bufferedAmount + this.out.length <= HIGH_WATER_BYTES) {
+      this.#wakeDrainWaiters();
+    } else {
+      this.#transport.watchDrain();
+    }
   }
 
   #wakeDrainWaiters(): void {

@@ -8,6 +8,7 @@
  */
 
 import * as net from "node:net";
+import type { HttpServerOptions } from "../../mod.ts";
 
 /** How long a test waits for bytes before it fails, in milliseconds: generous, but bounded. */
 export const WAIT_MS = 5000;
@@ -31,6 +32,14 @@ export function bytesOf(data: string | Uint8Array): Uint8Array {
     bytes[i] = c;
   }
   return bytes;
+}
+
+/** `text` for an error message: the start and the end of long texts, with the length. */
+export function preview(text: string, keep = 300): string {
+  if (text.length <= 2 * keep) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, keep))} … ${
+    JSON.stringify(text.slice(-keep))
+  } (${text.length} bytes)`;
 }
 
 /**
@@ -88,31 +97,30 @@ export class ByteSink {
    */
   waitFor(done: (text: string) => boolean, what: string, timeoutMs = WAIT_MS): Promise<string> {
     return new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      // Settles the promise when it can; `true` once settled.
       const check = (): boolean => {
         const text = this.text;
         if (done(text)) {
-          clearTimeout(timer);
           resolve(text);
           return true;
         }
         if (this.#ended) {
-          clearTimeout(timer);
-          reject(new Error(`Peer ended before ${what}; received ${JSON.stringify(text)}`));
+          reject(new Error(`Peer ended before ${what}; received ${preview(text)}`));
           return true;
         }
         return false;
       };
       if (check()) return;
       const waiter = () => {
-        if (!check()) this.#waiters.push(waiter);
+        if (check()) clearTimeout(timer);
+        else this.#waiters.push(waiter);
       };
-      this.#waiters.push(waiter);
-      timer = setTimeout(() => {
+      const timer = setTimeout(() => {
         const index = this.#waiters.indexOf(waiter);
         if (index !== -1) this.#waiters.splice(index, 1);
-        reject(new Error(`Timed out waiting for ${what}; received ${JSON.stringify(this.text)}`));
+        reject(new Error(`Timed out waiting for ${what}; received ${preview(this.text)}`));
       }, timeoutMs);
+      this.#waiters.push(waiter);
     });
   }
 
@@ -138,7 +146,7 @@ export class ByteSink {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`Peer did not close; received ${JSON.stringify(this.text)}`)),
+        () => reject(new Error(`Peer did not close; received ${preview(this.text)}`)),
         timeoutMs,
       );
     });
@@ -338,7 +346,9 @@ function dechunk(bytes: Uint8Array, start: number): { body: Uint8Array; end: num
     if (pos + size + 2 > bytes.length) return null;
     parts.push(bytes.subarray(pos, pos + size));
     pos += size;
-    if (bytes[pos] !== 13 || bytes[pos + 1] !== 10) throw new Error("Chunk data not followed by CRLF");
+    if (bytes[pos] !== 13 || bytes[pos + 1] !== 10) {
+      throw new Error("Chunk data not followed by CRLF");
+    }
     pos += 2;
   }
 }
@@ -388,7 +398,12 @@ export function parseResponses(
       const end = bodyStart + length;
       const complete = end <= bytes.length;
       responses.push(
-        makeResponse(head, bytes.subarray(bodyStart, Math.min(end, bytes.length)), "length", complete),
+        makeResponse(
+          head,
+          bytes.subarray(bodyStart, Math.min(end, bytes.length)),
+          "length",
+          complete,
+        ),
       );
       if (!complete) break;
       pos = end;
@@ -444,3 +459,61 @@ function makeResponse(
     },
   };
 }
+
+/**
+ * Requests a server must refuse, each with the status it must answer (then it closes the connection), and
+ * the server options the case needs. Shared by the in-memory and the TCP suites.
+ */
+export const HOSTILE_REQUESTS: {
+  name: string;
+  wire: string;
+  status: number;
+  options?: HttpServerOptions;
+}[] = [
+  { name: "malformed request line", wire: "GET /\r\nHost: a\r\n\r\n", status: 400 },
+  { name: "garbage request line", wire: "\x16\x03\x01\x02\x00\x01\x00\r\n\r\n", status: 400 },
+  { name: "obs-fold", wire: "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", status: 400 },
+  { name: "bare LF", wire: "GET / HTTP/1.1\nHost: a\n\n", status: 400 },
+  { name: "missing Host in HTTP/1.1", wire: "GET / HTTP/1.1\r\n\r\n", status: 400 },
+  {
+    name: "Content-Length with Transfer-Encoding",
+    wire:
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    status: 400,
+  },
+  {
+    name: "duplicate differing Content-Length",
+    wire: "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+    status: 400,
+  },
+  {
+    name: "head over 8 KiB",
+    wire: `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(9000)}\r\n\r\n`,
+    status: 431,
+  },
+  {
+    name: "head over maxHeaderSize",
+    wire: `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(1100)}\r\n\r\n`,
+    status: 431,
+    options: { maxHeaderSize: 1024 },
+  },
+  {
+    name: "Content-Length over maxBodySize",
+    wire: `POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n${"b".repeat(11)}`,
+    status: 413,
+    options: { maxBodySize: 10 },
+  },
+  {
+    name: "chunked body over maxBodySize",
+    wire: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n" +
+      "6\r\nghijkl\r\n0\r\n\r\n",
+    status: 413,
+    options: { maxBodySize: 10 },
+  },
+  {
+    name: "unknown Transfer-Encoding",
+    wire: "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+    status: 501,
+  },
+  { name: "HTTP/2.0", wire: "GET / HTTP/2.0\r\nHost: a\r\n\r\n", status: 505 },
+];

@@ -480,6 +480,14 @@ describe("RequestParser: where execute stops", () => {
     assert.strictEqual(request.connectionUpgrade, false);
   });
 
+  test("Upgrade is ignored in HTTP/1.0", () => {
+    const outcome = parse("GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nGET");
+    assert.strictEqual(outcome.requests.length, 1);
+    assert.strictEqual(outcome.requests[0].upgrade, undefined);
+    assert.deepStrictEqual(outcome.requests[0].headers[0], ["Upgrade", "websocket"]);
+    assert.strictEqual(outcome.pending, true);
+  });
+
   test("two pipelined requests in one chunk", () => {
     const first = "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc";
     const second = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
