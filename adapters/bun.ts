@@ -21,6 +21,8 @@ import { nodePlatform } from "./node.ts";
 interface BunSocket {
   write(data: Uint8Array): number;
   end(): void;
+  /** `false`: FIN only, reading goes on; `true`: both directions. */
+  shutdown(halfClose?: boolean): void;
   terminate(): void;
   pause?(): void;
   resume?(): void;
@@ -68,6 +70,7 @@ class BunTransport implements Transport {
   #ending = false;
   #closed = false;
   #needDrain = false;
+  #finished = false;
   #watchingDrain = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -152,9 +155,20 @@ class BunTransport implements Transport {
     this.handler.onClose(error);
   }
 
+  /** The peer sent FIN: after our own end, both directions are done. */
+  peerEnded(): void {
+    if (this.#finished) this.#socket.end();
+    else this.handler.onEnd();
+  }
+
+  /** Everything is written: half-close (FIN) and linger until the peer closes too, or the linger ends. */
   #finish(): void {
     const socket = this.#socket;
-    socket.end();
+    this.#finished = true;
+    // socket.end() (and shutdown(true)) close both directions at once: bytes the peer is still sending
+    // would then meet a closed socket, and the reset could destroy the response it has not read yet
+    // (RFC 9112 §9.6). shutdown(false) sends FIN and keeps reading (measured on Bun 1.4).
+    socket.shutdown(false);
     const linger = setTimeout(() => socket.terminate(), LINGER_MS);
     (linger as { unref?: () => void }).unref?.();
     this.#lingerTimer = linger;
@@ -182,7 +196,7 @@ export const listenBun: Listen = (options, accept) => {
         socket.data!.drain();
       },
       end(socket) {
-        socket.data!.handler.onEnd();
+        socket.data!.peerEnded();
       },
       close(socket, error) {
         socket.data!.closed(error);
