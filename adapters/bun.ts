@@ -6,6 +6,7 @@
  * @module
  */
 
+import { DrainTracker } from "../src/_drain_tracker.ts";
 import type { Platform } from "../src/platform.ts";
 import {
   type HttpServerOptions,
@@ -55,8 +56,6 @@ interface BunListenOptions {
 
 declare const Bun: { listen(options: BunListenOptions): BunListener };
 
-/** Unsent bytes above which `write` reports backpressure, as Node's default socket high-water mark. */
-const HIGH_WATER_BYTES = 64 * 1024;
 /** After `end()`, how long a peer may keep its side open before the socket is closed, in milliseconds. */
 const LINGER_MS = 2000;
 
@@ -65,19 +64,21 @@ class BunTransport implements Transport {
   readonly remoteAddress: string;
   readonly remotePort: number;
   handler!: TransportHandler;
-  bufferedAmount = 0;
+  readonly #drain = new DrainTracker();
   #queue: Uint8Array[] = [];
   #ending = false;
   #closed = false;
-  #needDrain = false;
   #finished = false;
-  #watchingDrain = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;
     this.remoteAddress = socket.remoteAddress ?? "";
     this.remotePort = socket.remotePort ?? 0;
+  }
+
+  get bufferedAmount(): number {
+    return this.#drain.bufferedAmount;
   }
 
   write(chunk: Uint8Array): boolean {
@@ -91,12 +92,7 @@ class BunTransport implements Transport {
       chunk = chunk.slice();
     }
     this.#queue.push(chunk);
-    this.bufferedAmount += chunk.length;
-    if (this.bufferedAmount > HIGH_WATER_BYTES) {
-      this.#needDrain = true;
-      return false;
-    }
-    return true;
+    return this.#drain.queued(chunk.length);
   }
 
   end(): void {
@@ -119,7 +115,7 @@ class BunTransport implements Transport {
   }
 
   watchDrain(): void {
-    if (this.#queue.length > 0) this.#watchingDrain = true;
+    this.#drain.watch();
   }
 
   /** Writes queued chunks; called on Bun's `drain`. */
@@ -129,7 +125,7 @@ class BunTransport implements Transport {
       const chunk = queue[0];
       const written = this.#socket.write(chunk);
       if (written < 0) return;
-      this.bufferedAmount -= Math.max(written, 0);
+      this.#drain.written(Math.max(written, 0));
       if (written < chunk.length) {
         queue[0] = chunk.subarray(written);
         return;
@@ -140,11 +136,7 @@ class BunTransport implements Transport {
       this.#finish();
       return;
     }
-    if (this.#needDrain || this.#watchingDrain) {
-      this.#needDrain = false;
-      this.#watchingDrain = false;
-      this.handler.onDrain();
-    }
+    if (this.#drain.drainDue()) this.handler.onDrain();
   }
 
   closed(error?: Error): void {
@@ -152,6 +144,7 @@ class BunTransport implements Transport {
     this.#closed = true;
     clearTimeout(this.#lingerTimer);
     this.#queue.length = 0;
+    this.#drain.clear();
     this.handler.onClose(error);
   }
 

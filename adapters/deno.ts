@@ -7,6 +7,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { DrainTracker } from "../src/_drain_tracker.ts";
 import type { Platform } from "../src/platform.ts";
 import {
   type HttpServerOptions,
@@ -22,8 +23,6 @@ import { denoFileSystem } from "./_fs_deno.ts";
 const IDLE_READ_BYTES = 4 * 1024;
 /** Read buffer once a read filled the small one: large reads amortise the per-read cost of busy connections. */
 const BUSY_READ_BYTES = 64 * 1024;
-/** Unsent bytes above which `write` returns `false`, as Node's default socket high-water mark. */
-const HIGH_WATER_BYTES = 64 * 1024;
 /** After `end()`, how long a peer may keep its side open before the connection is closed, in milliseconds. */
 const LINGER_MS = 2000;
 
@@ -32,15 +31,13 @@ class DenoTransport implements Transport {
   readonly remoteAddress: string;
   readonly remotePort: number;
   handler!: TransportHandler;
-  bufferedAmount = 0;
+  readonly #drain = new DrainTracker();
   #queue: Uint8Array[] = [];
   #writing = false;
   #ending = false;
   #writeClosed = false;
   #peerEnded = false;
   #closed = false;
-  #needDrain = false;
-  #watchingDrain = false;
   #resume: (() => void) | undefined;
   #paused = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -54,6 +51,10 @@ class DenoTransport implements Transport {
     this.remotePort = remote.port ?? 0;
   }
 
+  get bufferedAmount(): number {
+    return this.#drain.bufferedAmount;
+  }
+
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return false;
     // Writes complete asynchronously, after later reads refill the read buffers: a view of them (an app
@@ -63,13 +64,9 @@ class DenoTransport implements Transport {
       chunk = chunk.slice();
     }
     this.#queue.push(chunk);
-    this.bufferedAmount += chunk.length;
+    const belowMark = this.#drain.queued(chunk.length);
     if (!this.#writing) this.#writeQueued();
-    if (this.bufferedAmount > HIGH_WATER_BYTES) {
-      this.#needDrain = true;
-      return false;
-    }
-    return true;
+    return belowMark;
   }
 
   end(): void {
@@ -94,7 +91,7 @@ class DenoTransport implements Transport {
   }
 
   watchDrain(): void {
-    if (this.bufferedAmount > 0) this.#watchingDrain = true;
+    this.#drain.watch();
   }
 
   async readLoop(): Promise<void> {
@@ -128,7 +125,7 @@ class DenoTransport implements Transport {
       while (queue.length > 0 && !this.#closed) {
         const chunk = queue[0];
         const written = await this.#conn.write(chunk);
-        this.bufferedAmount -= written;
+        this.#drain.written(written);
         if (written < chunk.length) queue[0] = chunk.subarray(written);
         else queue.shift();
       }
@@ -143,11 +140,7 @@ class DenoTransport implements Transport {
       this.#closeWrite();
       return;
     }
-    if (this.#needDrain || this.#watchingDrain) {
-      this.#needDrain = false;
-      this.#watchingDrain = false;
-      this.handler.onDrain();
-    }
+    if (this.#drain.drainDue()) this.handler.onDrain();
   }
 
   /** Everything is written: send FIN, then linger until the peer closes too (or the linger ends). */
@@ -168,6 +161,7 @@ class DenoTransport implements Transport {
     this.#closed = true;
     clearTimeout(this.#lingerTimer);
     this.#queue.length = 0;
+    this.#drain.clear();
     this.#resume?.();
     try {
       this.#conn.close();

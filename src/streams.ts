@@ -5,6 +5,7 @@
  * @module
  */
 
+import { DrainTracker } from "./_drain_tracker.ts";
 import type { Transport, TransportHandler } from "./transport.ts";
 
 /** A connection as two byte streams. */
@@ -22,14 +23,11 @@ export interface StreamPair {
 /** After `end()`, how long a peer may keep its side open before the transport is destroyed, in milliseconds. */
 const LINGER_MS = 2000;
 
-/** Bytes in flight above which `write` returns `false`, as Node's default socket high-water mark. */
-const HIGH_WATER_BYTES = 64 * 1024;
-
 /** A {@linkcode Transport} over a stream pair. */
 class StreamTransport implements Transport {
   readonly remoteAddress: string;
   readonly remotePort: number;
-  bufferedAmount = 0;
+  readonly #drain = new DrainTracker();
   handler: TransportHandler | undefined;
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -37,9 +35,7 @@ class StreamTransport implements Transport {
   #resume: (() => void) | undefined;
   #closed = false;
   #ending = false;
-  #needDrain = false;
   #peerEnded = false;
-  #watchingDrain = false;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #written: () => void;
   readonly #failed: (error: unknown) => void;
@@ -53,19 +49,18 @@ class StreamTransport implements Transport {
     this.#failed = (error) => this.#close(error);
   }
 
+  get bufferedAmount(): number {
+    return this.#drain.bufferedAmount;
+  }
+
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return false;
     const size = chunk.length;
-    this.bufferedAmount += size;
     this.#writer.write(chunk).then(() => {
-      this.bufferedAmount -= size;
+      this.#drain.written(size);
       this.#written();
     }, this.#failed);
-    if (this.bufferedAmount > HIGH_WATER_BYTES) {
-      this.#needDrain = true;
-      return false;
-    }
-    return true;
+    return this.#drain.queued(size);
   }
 
   end(): void {
@@ -118,19 +113,11 @@ class StreamTransport implements Transport {
   }
 
   watchDrain(): void {
-    if (this.bufferedAmount > 0) this.#watchingDrain = true;
+    this.#drain.watch();
   }
 
   #onWritten(): void {
-    if (this.#closed) return;
-    const buffered = this.bufferedAmount;
-    if (
-      (this.#needDrain && buffered <= HIGH_WATER_BYTES) || (this.#watchingDrain && buffered === 0)
-    ) {
-      this.#needDrain = false;
-      this.#watchingDrain = false;
-      this.handler?.onDrain();
-    }
+    if (!this.#closed && this.#drain.drainDue()) this.handler?.onDrain();
   }
 
   #close(error?: unknown): void {
