@@ -361,3 +361,24 @@ for (const [name, connect] of await clients()) {
     );
   });
 }
+
+describe(`client pings over TCP (${runtime})`, () => {
+  test("the npm ws client's pings are answered with pongs carrying the same payload", {
+    timeout: TEST_MS,
+  }, async () => {
+    const { default: WebSocket } = await import("ws");
+    await withEchoServer(async (echo) => {
+      const socket = new WebSocket(echo.url);
+      await within(new Promise((resolve) => socket.once("open", resolve)), WAIT_MS, "open");
+      const payloads = [new Uint8Array(0), utf8("are you there?"), pattern(125)];
+      for (const payload of payloads) {
+        const pong = new Promise<Uint8Array>((resolve) => socket.once("pong", resolve));
+        socket.ping(payload);
+        assert.deepEqual(Uint8Array.from(await within(pong, WAIT_MS, "pong")), payload);
+      }
+      const closed = new Promise<number>((resolve) => socket.once("close", resolve));
+      socket.close(1000, "bye");
+      assert.equal(await within(closed, WAIT_MS, "close"), 1000);
+    });
+  });
+});
