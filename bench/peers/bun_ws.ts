@@ -13,21 +13,32 @@
  * @module
  */
 
-declare const Bun: {
-  env: Record<string, string | undefined>;
-  serve(options: unknown): { hostname: string; port: number };
-};
+import process from "node:process";
 
-const maxPayloadLength = Number(Bun.env.WS_MAX_MSG_SIZE ?? 16 * 1024 * 1024);
-
+/** The part of Bun's server websocket this peer uses (typed here so no Bun type package is needed). */
 interface BunSocket {
   send(data: string | Uint8Array): number;
 }
 
+declare const Bun: {
+  serve(options: {
+    port: number;
+    hostname: string;
+    fetch(request: Request, server: { upgrade(request: Request): boolean }): Response | undefined;
+    websocket: {
+      maxPayloadLength: number;
+      perMessageDeflate: boolean;
+      message(ws: BunSocket, message: string | Uint8Array): void;
+    };
+  }): { hostname: string; port: number };
+};
+
+const maxPayloadLength = Number(process.env.WS_MAX_MSG_SIZE ?? 16 * 1024 * 1024);
+
 const server = Bun.serve({
-  port: Number(Bun.env.PORT ?? 3000),
-  hostname: Bun.env.HOST ?? "127.0.0.1",
-  fetch(request: Request, server: { upgrade(request: Request): boolean }) {
+  port: Number(process.env.PORT ?? 3000),
+  hostname: process.env.HOST ?? "127.0.0.1",
+  fetch(request, server) {
     if (server.upgrade(request)) return undefined;
     return new Response("Hello World!");
   },
@@ -35,7 +46,7 @@ const server = Bun.serve({
     maxPayloadLength,
     // Bun's default (16 MiB) is also Wharf's backpressure limit; compression stays off as in Wharf.
     perMessageDeflate: false,
-    message(ws: BunSocket, message: string | Uint8Array) {
+    message(ws, message) {
       ws.send(message);
     },
   },
