@@ -30,15 +30,22 @@ const EMPTY = new Uint8Array(0);
 
 class NodeTransport implements Transport {
   readonly #socket: net.Socket;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
   handler!: TransportHandler;
+  /** The socket's error, reported with `onClose`. */
+  failure: unknown;
   #watchingDrain = false;
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
-    this.remoteAddress = socket.remoteAddress ?? "";
-    this.remotePort = socket.remotePort ?? 0;
+  }
+
+  // Read on demand: the socket asks the kernel (getpeername) each time, which most connections never need.
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? "";
+  }
+
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
   }
 
   write(chunk: Uint8Array): boolean {
@@ -80,15 +87,36 @@ class NodeTransport implements Transport {
   }
 }
 
-function bind(socket: net.Socket, handler: TransportHandler): void {
+/** Where each socket keeps its transport, so one set of listener functions serves every socket. */
+const TRANSPORT = Symbol("wharf.transport");
+type BoundSocket = net.Socket & { [TRANSPORT]: NodeTransport };
+
+function onData(this: BoundSocket, chunk: Uint8Array): void {
+  this[TRANSPORT].handler.onData(chunk);
+}
+function onDrain(this: BoundSocket): void {
+  this[TRANSPORT].handler.onDrain();
+}
+function onEnd(this: BoundSocket): void {
+  this[TRANSPORT].handler.onEnd();
+}
+// Reported through onClose; without an error listener Node would throw it.
+function onError(this: BoundSocket, error: Error): void {
+  this[TRANSPORT].failure = error;
+}
+function onClose(this: BoundSocket): void {
+  const transport = this[TRANSPORT];
+  transport.handler.onClose(transport.failure);
+}
+
+function bind(socket: net.Socket, transport: NodeTransport): void {
   socket.setNoDelay(true);
-  socket.on("data", (chunk: Uint8Array) => handler.onData(chunk));
-  socket.on("drain", () => handler.onDrain());
-  socket.on("end", () => handler.onEnd());
-  // The error is reported through onClose; without a listener Node would throw it.
-  let failure: unknown;
-  socket.on("error", (error) => failure = error);
-  socket.on("close", () => handler.onClose(failure));
+  (socket as BoundSocket)[TRANSPORT] = transport;
+  socket.on("data", onData);
+  socket.on("drain", onDrain);
+  socket.on("end", onEnd);
+  socket.on("error", onError);
+  socket.on("close", onClose);
 }
 
 /** Listens with `node:net` (or `node:tls` when `tls` is given). */
@@ -96,7 +124,7 @@ export const listenNode: Listen = (options, accept) => {
   const onConnection = (socket: net.Socket) => {
     const transport = new NodeTransport(socket);
     transport.handler = accept(transport);
-    bind(socket, transport.handler);
+    bind(socket, transport);
   };
   const server = options.tls === undefined
     ? net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection)

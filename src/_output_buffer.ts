@@ -88,8 +88,8 @@ export class OutputBuffer {
     return this.#pending;
   }
 
-  /** Hands every pending chunk to `write`, in order, and empties the buffer. */
-  drainTo(write: (chunk: Uint8Array) => unknown): void {
+  /** Hands every pending chunk to `sink.write`, in order, and empties the buffer. */
+  drainTo(sink: { write(chunk: Uint8Array): unknown }): void {
     this.#seal();
     const chunks = this.#chunks;
     if (chunks.length === 0) return;
@@ -97,11 +97,11 @@ export class OutputBuffer {
     if (chunks.length === 1) {
       const only = chunks[0];
       chunks.length = 0;
-      write(only);
+      sink.write(only);
       return;
     }
     this.#chunks = [];
-    for (const chunk of chunks) write(chunk);
+    for (const chunk of chunks) sink.write(chunk);
   }
 
   /** Drops everything pending (the connection is gone). */

@@ -156,8 +156,14 @@ export class WebsocketConnection {
 /** The machinery behind one {@linkcode WebsocketConnection}; the transport's events arrive here. */
 class Session implements UpgradedProtocol, WebSocketHandler {
   readonly connection: HttpConnection;
-  readonly settings: WebsocketSettings;
   readonly ws: WebsocketConnection;
+  // The callbacks only: keeping the settings object would keep the request, its headers and body alive for
+  // the connection's whole life.
+  readonly #onOpen: WebsocketSettings["onOpen"];
+  readonly #onMessage: WebsocketSettings["onMessage"];
+  readonly #onShutdown: WebsocketSettings["onShutdown"];
+  readonly #onClose: WebsocketSettings["onClose"];
+  readonly #onDrain: WebsocketSettings["onDrain"];
   readonly protocol: WebSocketProtocol;
   readyState: ReadyState = "connecting";
   subprotocol = "";
@@ -174,7 +180,11 @@ class Session implements UpgradedProtocol, WebSocketHandler {
 
   constructor(connection: HttpConnection, settings: WebsocketSettings) {
     this.connection = connection;
-    this.settings = settings;
+    this.#onOpen = settings.onOpen;
+    this.#onMessage = settings.onMessage;
+    this.#onShutdown = settings.onShutdown;
+    this.#onClose = settings.onClose;
+    this.#onDrain = settings.onDrain;
     this.timeoutMs = timeout * 1000;
     this.protocol = new WebSocketProtocol(connection.out, this, limits);
     this.ws = new WebsocketConnection(this, settings.udata);
@@ -241,7 +251,7 @@ class Session implements UpgradedProtocol, WebSocketHandler {
     this.#lastReceived = now;
     this.#lastActivity = now;
     if (this.timeoutMs > 0) this.connection.scheduleTimer(now + this.timeoutMs);
-    this.#call(this.settings.onOpen);
+    this.#call(this.#onOpen);
   }
 
   onData(chunk: Uint8Array): void {
@@ -254,7 +264,7 @@ class Session implements UpgradedProtocol, WebSocketHandler {
     if (!this.#wantsDrain) return;
     if (this.bufferedAmount <= backpressureLimit) {
       this.#wantsDrain = false;
-      this.#call(this.settings.onDrain);
+      this.#call(this.#onDrain);
     } else {
       this.connection.transport.watchDrain();
     }
@@ -313,14 +323,14 @@ class Session implements UpgradedProtocol, WebSocketHandler {
 
   shutdown(): void {
     if (this.protocol.state !== "open") return;
-    this.#call(this.settings.onShutdown);
+    this.#call(this.#onShutdown);
     this.close(CloseCode.GoingAway, "Server shutting down");
   }
 
   // ---- WebSocketHandler ----
 
   onMessage(data: Uint8Array, isText: boolean): void {
-    const onMessage = this.settings.onMessage;
+    const onMessage = this.#onMessage;
     if (onMessage === undefined) return;
     const outer = deliveringProtocol;
     deliveringProtocol = this.protocol;
@@ -356,7 +366,7 @@ class Session implements UpgradedProtocol, WebSocketHandler {
   callOnClose(): void {
     if (this.#onCloseCalled) return;
     this.#onCloseCalled = true;
-    this.#call(this.settings.onClose);
+    this.#call(this.#onClose);
   }
 
   #call(callback: ((ws: WebsocketConnection) => void) | undefined): void {

@@ -16,8 +16,10 @@ function pattern(n: number, seed: number): Uint8Array {
 /** Everything `buffer` hands to its writer, chunk by chunk. */
 function drain(buffer: OutputBuffer): Uint8Array[] {
   const chunks: Uint8Array[] = [];
-  buffer.drainTo((chunk) => {
-    chunks.push(chunk);
+  buffer.drainTo({
+    write: (chunk) => {
+      chunks.push(chunk);
+    },
   });
   return chunks;
 }
@@ -251,9 +253,11 @@ describe("OutputBuffer", () => {
     buffer.copy(pattern(3, 90));
     buffer.push(pattern(COPY_THRESHOLD_BYTES + 1, 91));
     const seen: Uint8Array[] = [];
-    buffer.drainTo((chunk) => {
-      seen.push(chunk);
-      if (seen.length === 1) buffer.copy(pattern(5, 92));
+    buffer.drainTo({
+      write: (chunk) => {
+        seen.push(chunk);
+        if (seen.length === 1) buffer.copy(pattern(5, 92));
+      },
     });
     assert.equal(seen.length, 2);
     assert.deepEqual(seen[0], pattern(3, 90));

@@ -93,7 +93,8 @@ export class HttpConnection
   wheelSecond = -1;
   readonly #host: ConnectionHost;
   readonly #transport: Transport;
-  readonly #parser: RequestParser;
+  /** Dropped after an upgrade: a Websocket never parses HTTP again. */
+  #parser: RequestParser | null;
   #mode: Mode = "http";
   #protocol: UpgradedProtocol | undefined;
   #busy = false;
@@ -109,7 +110,6 @@ export class HttpConnection
   #headStartedAt = 0;
   #lastActivity: number;
   #drainWaiters: (() => void)[] = [];
-  readonly #writeToTransport: (chunk: Uint8Array) => void;
 
   /** @internal Made by the server for each accepted transport. */
   constructor(host: ConnectionHost, transport: Transport) {
@@ -117,9 +117,6 @@ export class HttpConnection
     this.#transport = transport;
     this.#parser = new RequestParser(host);
     this.#lastActivity = host.coarseNow;
-    this.#writeToTransport = (chunk) => {
-      this.#transport.write(chunk);
-    };
     if (host.idleTimeoutMs > 0) host.schedule(this, this.#lastActivity + host.idleTimeoutMs);
   }
 
@@ -239,7 +236,7 @@ export class HttpConnection
 
   flush(): void {
     if (this.#mode === "closed") return;
-    if (this.out.length > 0) this.out.drainTo(this.#writeToTransport);
+    if (this.out.length > 0) this.out.drainTo(this.#transport);
     if (this.#drainWaiters.length > 0) this.#checkDrainWaiters();
     if (this.#endAfterFlush) {
       this.#endAfterFlush = false;
@@ -332,6 +329,7 @@ export class HttpConnection
     markDirty(this);
     this.#mode = "upgraded";
     this.#protocol = protocol;
+    this.#parser = null;
     this.#upgrading = false;
     this.#busy = false;
     this.#request = undefined;
@@ -364,7 +362,8 @@ export class HttpConnection
     }
     if (mode !== "http" || this.#busy) return;
     const host = this.#host;
-    const head = this.#parser.inProgress && this.#parser.head === undefined;
+    const parser = this.#parser!;
+    const head = parser.inProgress && parser.head === undefined;
     const deadline = head
       ? this.#headStartedAt + host.headerTimeoutMs
       : host.idleTimeoutMs > 0
@@ -409,7 +408,7 @@ export class HttpConnection
   // ---- internals ----
 
   #parse(chunk: Uint8Array, offset: number): number {
-    const parser = this.#parser;
+    const parser = this.#parser!;
     const host = this.#host;
     while (offset < chunk.length && !this.#busy && this.#mode === "http") {
       if (!parser.inProgress) {
@@ -483,7 +482,7 @@ export class HttpConnection
   }
 
   #startRequest(): void {
-    const parser = this.#parser;
+    const parser = this.#parser!;
     const request = new HttpRequest(parser.head!, parser.body, this);
     parser.reset();
     this.#busy = true;

@@ -90,7 +90,7 @@ export class WebSocketProtocol {
   #state: WebSocketState = "open";
 
   /** The start of a header split across chunks (at most 14 bytes). */
-  #header = new Uint8Array(MAX_HEADER_BYTES);
+  #header: Uint8Array | null = null;
   #headerHave = 0;
 
   /** A header has been parsed and its payload is still arriving. */
@@ -109,7 +109,8 @@ export class WebSocketProtocol {
   #message: Uint8Array | null = null;
   /** `maxMessageBytes()` as read at the last data frame header: how far a fragmented message may grow. */
   #limit = 0;
-  #utf8 = new Utf8Validator();
+  /** Allocated with the first fragmented text message; idle connections hold none. */
+  #utf8: Utf8Validator | null = null;
   /** A control frame's payload split across chunks. */
   #control: Uint8Array | null = null;
 
@@ -242,7 +243,7 @@ export class WebSocketProtocol {
       const next = pos + headerBytes(chunk[pos + 1]);
       if (next <= end) return this.#parseHeader(chunk, pos) ? next : -1;
     }
-    const stash = this.#header;
+    const stash = this.#header ??= new Uint8Array(MAX_HEADER_BYTES);
     while (pos < end) {
       stash[this.#headerHave++] = chunk[pos++];
       if (this.#headerHave >= 2 && this.#headerHave === headerBytes(stash[1])) {
@@ -287,7 +288,7 @@ export class WebSocketProtocol {
         return this.#fail(CloseCode.ProtocolError, "New message inside a fragmented message");
       } else {
         this.#messageOpcode = opcode;
-        if (opcode === Opcode.Text) this.#utf8.reset();
+        if (opcode === Opcode.Text) this.#utf8?.reset();
       }
       // Checked before any of the payload is buffered, against the whole message so far.
       const limit = this.#limits.maxMessageBytes();
@@ -349,7 +350,10 @@ export class WebSocketProtocol {
    */
   #bufferData(chunk: Uint8Array, start: number, stop: number, frameLeft: number): boolean {
     // §8.1: fail as soon as the bytes cannot be valid UTF-8, not when the message is complete.
-    if (this.#messageOpcode === Opcode.Text && !this.#utf8.feed(chunk, start, stop)) {
+    if (
+      this.#messageOpcode === Opcode.Text &&
+      !(this.#utf8 ??= new Utf8Validator()).feed(chunk, start, stop)
+    ) {
       return this.#fail(CloseCode.InvalidPayload, INVALID_TEXT);
     }
     if (stop === start) return true;
@@ -379,7 +383,7 @@ export class WebSocketProtocol {
   /** The final fragment is in: delivers the buffered message. */
   #finishMessage(): void {
     const isText = this.#messageOpcode === Opcode.Text;
-    if (isText && !this.#utf8.complete) {
+    if (isText && this.#utf8 !== null && !this.#utf8.complete) {
       this.#fail(CloseCode.InvalidPayload, INVALID_TEXT);
       return;
     }

@@ -115,7 +115,7 @@ export function parseServerFrames(bytes: Uint8Array): ServerFrame[] {
 /** Everything queued in `out`, as one array (drains it). */
 export function drain(out: OutputBuffer): Uint8Array {
   const chunks: Uint8Array[] = [];
-  out.drainTo((chunk) => chunks.push(chunk.slice()));
+  out.drainTo({ write: (chunk) => chunks.push(chunk.slice()) });
   return concat(chunks);
 }
 

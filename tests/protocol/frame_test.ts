@@ -133,7 +133,7 @@ describe("server frames", () => {
     writeFrame(out, Opcode.Text, small);
     writeFrame(out, Opcode.Binary, large);
     const chunks: Uint8Array[] = [];
-    out.drainTo((chunk) => chunks.push(chunk));
+    out.drainTo({ write: (chunk) => chunks.push(chunk) });
     // Header + small payload + the large frame's header in one slab segment, then the large payload itself.
     assert.equal(chunks.length, 2);
     assert.equal(chunks[1], large);

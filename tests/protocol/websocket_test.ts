@@ -765,7 +765,7 @@ describe("sending", () => {
     assert.equal(b.proto.sendEncoded(frame), true);
     for (const s of [a, b]) {
       const chunks: Uint8Array[] = [];
-      s.out.drainTo((chunk) => chunks.push(chunk));
+      s.out.drainTo({ write: (chunk) => chunks.push(chunk) });
       assert.deepEqual(chunks, [frame]);
       assert.equal(chunks[0], frame);
     }
