@@ -19,6 +19,7 @@ import { acceptKey, checkUpgrade } from "./http/handshake.ts";
 import { type HttpRequest, requestOwner } from "./http/request.ts";
 import { type HttpResponse, isToken } from "./http/response.ts";
 import { CloseCode } from "./protocol/close.ts";
+import { encodeFrame, Opcode } from "./protocol/frame.ts";
 import { type WebSocketHandler, WebSocketProtocol } from "./protocol/websocket.ts";
 
 /** Callbacks and options of one upgrade (the seed's `struct WebsocketSettings`). */
@@ -73,6 +74,27 @@ let timeout = DEFAULT_TIMEOUT_S;
 let closeTimeout = DEFAULT_CLOSE_TIMEOUT_S;
 let backpressureLimit = DEFAULT_BACKPRESSURE_LIMIT;
 let closeOnBackpressureLimit = false;
+
+/**
+ * Inside `each`, the frame last written, so a broadcast frames its message once and queues the same bytes to
+ * every target (by reference: they are never modified).
+ */
+let eachDepth = 0;
+let broadcastData: Uint8Array | string | undefined;
+let broadcastIsText = false;
+let broadcastFrame: Uint8Array | undefined;
+const textEncoder = new TextEncoder();
+
+/** The frame for `data`, made at most once per distinct data (and type) during one `each` batch. */
+function broadcastFrameFor(data: Uint8Array | string, isText: boolean): Uint8Array {
+  if (data !== broadcastData || isText !== broadcastIsText || broadcastFrame === undefined) {
+    const payload = typeof data === "string" ? textEncoder.encode(data) : data;
+    broadcastFrame = encodeFrame(isText ? Opcode.Text : Opcode.Binary, payload);
+    broadcastData = data;
+    broadcastIsText = isText;
+  }
+  return broadcastFrame;
+}
 
 /** The message a `write` came from, so a write of its own bytes can stop the buffer being recycled. */
 let deliveringProtocol: WebSocketProtocol | undefined;
@@ -216,7 +238,10 @@ class Session implements UpgradedProtocol, WebSocketHandler {
     ) {
       deliveringProtocol.releaseIfShared(data);
     }
-    if (!this.protocol.send(data, isText)) return -1;
+    const sent = eachDepth > 0
+      ? this.protocol.sendEncoded(broadcastFrameFor(data, isText))
+      : this.protocol.send(data, isText);
+    if (!sent) return -1;
     this.#lastActivity = this.connection.coarseNow;
     markDirty(this.connection);
     return 0;
@@ -478,13 +503,21 @@ function each<T>(
   let index = 0;
   const runBatch = () => {
     const end = Math.min(index + EACH_BATCH, targets.length);
-    for (; index < end; index++) {
-      const target = targets[index];
-      if (target === originator || target.readyState !== "open") continue;
-      try {
-        task(target, arg as T);
-      } catch (error) {
-        console.error("Wharf: Websocket.each task failed:", error);
+    eachDepth++;
+    try {
+      for (; index < end; index++) {
+        const target = targets[index];
+        if (target === originator || target.readyState !== "open") continue;
+        try {
+          task(target, arg as T);
+        } catch (error) {
+          console.error("Wharf: Websocket.each task failed:", error);
+        }
+      }
+    } finally {
+      if (--eachDepth === 0) {
+        broadcastData = undefined;
+        broadcastFrame = undefined;
       }
     }
     if (index < targets.length) setTimeout(runBatch, 0);
@@ -570,7 +603,8 @@ export interface WebsocketGlobal {
   /**
    * Runs `task(target, arg)` for every open connection of this process except `originator` (all when it is
    * `null`), then `onFinish(originator, arg)` (the seed's `each`). Runs asynchronously, in batches of 1024 that
-   * yield to the event loop, so large counts do not block it.
+   * yield to the event loop, so large counts do not block it. A message written to many targets from the task
+   * is framed once and the same bytes are queued to each (so do not modify a `Uint8Array` during the run).
    *
    * @throws {TypeError} when `task` or `onFinish` is not a function.
    */

@@ -753,6 +753,42 @@ describe("Websocket functions", () => {
     }
   });
 
+  test("a broadcast in each sends every target the same frames, re-framed when the data changes", async () => {
+    const h = await harness();
+    try {
+      const peers = [await h.open(), await h.open(), await h.open()];
+      const mine = peers.map((x) => x.conn.ws!);
+      const binary = pattern(70_000, 3);
+      const finished = deferred<void>();
+      Websocket.each(
+        null,
+        (target) => {
+          if (!mine.includes(target)) return;
+          assert.equal(Websocket.write(target, "héllo everyone ✓"), 0);
+          assert.equal(Websocket.write(target, binary), 0);
+          assert.equal(Websocket.write(target, "héllo everyone ✓", false), 0);
+        },
+        undefined,
+        () => finished.resolve(),
+      );
+      await within(finished.promise, WAIT_MS, "onFinish");
+      for (const { client } of peers) {
+        const first = await client.readFrame();
+        assert.equal(first.opcode, Op.Text);
+        assert.deepEqual(first.payload, utf8("héllo everyone ✓"));
+        const second = await client.readFrame();
+        assert.equal(second.opcode, Op.Binary);
+        assert.deepEqual(second.payload, binary);
+        const third = await client.readFrame();
+        assert.equal(third.opcode, Op.Binary, "the same string as binary is framed again");
+        assert.deepEqual(third.payload, utf8("héllo everyone ✓"));
+      }
+      for (const { client, conn } of peers) await closeCleanly(client, conn);
+    } finally {
+      await h.stop();
+    }
+  });
+
   test("each skips the originator, null visits all, onFinish(originator, arg) comes after the last", async () => {
     const h = await harness();
     try {
