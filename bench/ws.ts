@@ -27,9 +27,19 @@
  * - `handshake`: 32 clients looping connect, upgrade, close handshake (handshakes/s).
  * - `idle`: RSS growth of the server (`/proc/<pid>/status` VmRSS) over 10,000 idle connections, per
  *   connection (lower is better; the ratio's target is a maximum).
+ * - `broadcast` (opt-in: not in the default list, it adds about 5 minutes): 10,000 connections
+ *   (`--receivers=N`); connection 0 sends a 32 B text message, the server relays it to every connection
+ *   (sender included), and the next one goes once all have it (deliveries/s; broadcasts/s under the
+ *   table). Other servers: `bench/peers/wharf_broadcast.ts` (`Websocket.each`; on Node transpiled to
+ *   `npm/bench/peers/wharf_broadcast.js`), `ws_node_broadcast.mjs` (`wss.clients.forEach`),
+ *   `deno_ws_broadcast.ts` (a `Set` of sockets), `bun_ws_broadcast.ts` (`server.publish`). Its warm-up
+ *   is `--warmup` plus 8 s to open the connections (loadgen opens them all at once; SYNs the listen
+ *   backlog drops are retried after 1, 3 and 7 s), since loadgen only starts broadcasting when every
+ *   connection is open before its measured window begins.
  *
  * Options: `--rounds=N` (default 3), `--duration=S` (measured seconds per run, default 5), `--warmup=S`
- * (default 1), `--hold=N` (idle connections, default 10000), `--quick` (1 round, 2 s runs), `--no-build`,
+ * (default 1), `--hold=N` (idle connections, default 10000), `--receivers=N` (broadcast connections,
+ * default 10000), `--quick` (1 round, 2 s runs), `--no-build`,
  * `--json=FILE` (every sample). Positional arguments pick runtimes (`node`, `deno`, `bun`).
  *
  * Before each run the script waits (up to 2 minutes) until both cores are idle, and it takes the lock
@@ -67,12 +77,20 @@ const FOREIGN_LIMIT = 0.1;
 const RETRIES = 2;
 /** How long to wait for the machine to go quiet before a run, in milliseconds. */
 const QUIET_LIMIT_MS = 120_000;
+/**
+ * Broadcast scenario: seconds added to the warm-up for opening the connections. loadgen opens them all at
+ * once and starts broadcasting only if all are open before its measured window; SYNs that overflow a
+ * listen backlog are retried by the kernel after 1, 3 and 7 s, so 8 s covers three retries.
+ */
+const BROADCAST_CONNECT_S = 8;
+/** Broadcast scenario: the message loadgen's connection 0 sends, in bytes (text). */
+const BROADCAST_BYTES = 32;
 /** Idle scenario: seconds between the last connection opening and the RSS reading, for the heap to settle. */
 const SETTLE_S = 2;
 const LOCK_DIR = "/tmp/wharf-bench.lock";
 
 type RuntimeName = "node" | "deno" | "bun";
-type ScenarioName = "small" | "medium" | "large" | "handshake" | "idle";
+type ScenarioName = "small" | "medium" | "large" | "handshake" | "idle" | "broadcast";
 
 interface Options {
   runtimes: RuntimeName[];
@@ -81,6 +99,7 @@ interface Options {
   duration: number;
   warmup: number;
   hold: number;
+  receivers: number;
   build: boolean;
   json: string | undefined;
 }
@@ -96,13 +115,18 @@ interface Runtime {
   title: string;
   wharf: Contender;
   peer: Contender;
+  /** The servers of the `broadcast` scenario. */
+  broadcast: { wharf: Contender; peer: Contender };
 }
 
 interface Scenario {
   name: ScenarioName;
   title: string;
   unit: string;
-  /** loadgen arguments before `--port`; empty for `idle`, which runs its own sequence. */
+  /**
+   * loadgen arguments before `--port`; empty for `idle`, which runs its own sequence; `broadcast` gets
+   * `--connections` from `--receivers`.
+   */
   args: string[];
   /** Which field of loadgen's JSON is the result. */
   field: "messages_per_s" | "mb_per_s" | "handshakes_per_s" | "bytes_per_connection";
@@ -140,6 +164,10 @@ const RUNTIMES: Record<RuntimeName, Runtime> = {
     title: "Node",
     wharf: { label: "Wharf", command: ["node", "npm/examples/echo.js"] },
     peer: { label: "ws", command: ["node", "bench/peers/ws_node.mjs"] },
+    broadcast: {
+      wharf: { label: "Wharf", command: ["node", "npm/bench/peers/wharf_broadcast.js"] },
+      peer: { label: "ws", command: ["node", "bench/peers/ws_node_broadcast.mjs"] },
+    },
   },
   deno: {
     name: "deno",
@@ -149,12 +177,23 @@ const RUNTIMES: Record<RuntimeName, Runtime> = {
       label: "Deno.upgradeWebSocket",
       command: [DENO, "run", "-A", "bench/peers/deno_ws.ts"],
     },
+    broadcast: {
+      wharf: { label: "Wharf", command: [DENO, "run", "-A", "bench/peers/wharf_broadcast.ts"] },
+      peer: {
+        label: "Deno.upgradeWebSocket",
+        command: [DENO, "run", "-A", "bench/peers/deno_ws_broadcast.ts"],
+      },
+    },
   },
   bun: {
     name: "bun",
     title: "Bun",
     wharf: { label: "Wharf", command: [BUN, "examples/echo.ts"] },
     peer: { label: "Bun.serve", command: [BUN, "bench/peers/bun_ws.ts"] },
+    broadcast: {
+      wharf: { label: "Wharf", command: [BUN, "bench/peers/wharf_broadcast.ts"] },
+      peer: { label: "Bun.serve publish", command: [BUN, "bench/peers/bun_ws_broadcast.ts"] },
+    },
   },
 };
 
@@ -213,7 +252,32 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
     lowerIsBetter: true,
     targets: { node: 0.5, deno: 0.25, bun: 1.5 },
   },
+  broadcast: {
+    name: "broadcast",
+    // "N" becomes the number of connections (`--receivers`) in the report.
+    title: `broadcast: ${BROADCAST_BYTES} B text from 1 to all N conn, 1 in flight`,
+    unit: "deliveries/s",
+    args: ["broadcast", "--size", String(BROADCAST_BYTES), "--text"],
+    field: "messages_per_s",
+    lowerIsBetter: false,
+    // Provisional (issue 5 sets none): parity with ws and Deno; Bun publishes in native code.
+    targets: { node: 1.0, deno: 1.0, bun: 0.5 },
+  },
 };
+
+/** The servers a scenario compares on a runtime. */
+function contenders(
+  runtime: Runtime,
+  scenario: ScenarioName,
+): { wharf: Contender; peer: Contender } {
+  return scenario === "broadcast" ? runtime.broadcast : runtime;
+}
+
+function scenarioTitle(scenario: Scenario, options: Options): string {
+  return scenario.name === "broadcast"
+    ? scenario.title.replace(" N ", ` ${options.receivers.toLocaleString("en-US")} `)
+    : scenario.title;
+}
 
 function parseOptions(args: string[]): Options {
   const options: Options = {
@@ -223,6 +287,7 @@ function parseOptions(args: string[]): Options {
     duration: 5,
     warmup: 1,
     hold: 10_000,
+    receivers: 10_000,
     build: true,
     json: undefined,
   };
@@ -236,7 +301,9 @@ function parseOptions(args: string[]): Options {
     else if (name === "--duration" && number > 0) options.duration = number;
     else if (name === "--warmup" && number >= 0) options.warmup = number;
     else if (name === "--hold" && Number.isInteger(number) && number > 0) options.hold = number;
-    else if (name === "--json" && value) options.json = value;
+    else if (name === "--receivers" && Number.isInteger(number) && number > 0) {
+      options.receivers = number;
+    } else if (name === "--json" && value) options.json = value;
     else if (name === "--scenarios" && value) {
       for (const scenario of value.split(",")) {
         if (!(scenario in SCENARIOS)) throw new RangeError(`Unknown scenario: ${scenario}`);
@@ -246,7 +313,8 @@ function parseOptions(args: string[]): Options {
     else {
       throw new RangeError(
         `Unknown argument: ${arg} (try: node deno bun --quick --rounds=N --duration=S --warmup=S ` +
-          `--hold=N --scenarios=small,medium,large,handshake,idle --no-build --json=FILE)`,
+          `--hold=N --receivers=N --scenarios=small,medium,large,handshake,idle,broadcast --no-build ` +
+          `--json=FILE)`,
       );
     }
   }
@@ -493,8 +561,11 @@ async function runScenario(
     if (scenario.name === "idle") {
       return { ...(await runIdle(server, options)), foreign: NaN, waitedS, quiet };
     }
+    const broadcast = scenario.name === "broadcast";
+    const warmup = options.warmup + (broadcast ? BROADCAST_CONNECT_S : 0);
     const result = await loadgen([
       ...scenario.args,
+      ...(broadcast ? ["--connections", String(options.receivers)] : []),
       "--port",
       String(server.port),
       "--server-pid",
@@ -502,19 +573,33 @@ async function runScenario(
       "--duration",
       String(options.duration),
       "--warmup",
-      String(options.warmup),
-    ], options.duration + options.warmup + 60);
+      String(warmup),
+    ], options.duration + warmup + 60);
     const connections = Number(result.connections);
     const serverCpu = Number(result.server_cpu_share);
     const clientCpu = Number(result.cpu_share);
-    const echo = result.mode === "echo";
+    const echo = result.mode === "echo" || broadcast;
+    let errors = Number(result.errors);
+    let firstError = String(result.first_error);
+    const lateOpen = connections - Number(result.open_at_start);
+    if (broadcast && lateOpen > 0) {
+      // loadgen sends the first broadcast only when every connection opened before its window began.
+      errors++;
+      firstError ||= `${lateOpen} connections still opening after the ${warmup} s warm-up, so ` +
+        "no broadcast was sent (raise --warmup)";
+    } else if (broadcast && Number(result.messages) === 0) {
+      // One delivery that never arrives stalls loadgen's loop: nothing is counted afterwards.
+      errors++;
+      firstError ||= "no message arrived in the measured window (a broadcast did not reach " +
+        "every connection)";
+    }
     return {
       value: Number(result[scenario.field]),
       serverCpu,
       clientCpu,
-      errors: Number(result.errors),
-      firstError: String(result.first_error),
-      // Handshake clients reconnect all the time, so only echo connections must all survive.
+      errors,
+      firstError,
+      // Handshake clients reconnect all the time, so only echo and broadcast connections must all survive.
       lost: echo ? connections - Number(result.open_at_end) : 0,
       pending: echo ? Number(result.pending_at_end) : 0,
       foreign: Math.max(0, Number(result.machine_cpu_share) - serverCpu - clientCpu),
@@ -666,7 +751,11 @@ function machineFacts(options: Options): string[] {
     `Runtimes: ${versions.join(", ")}; loadgen: ${firstLine(["cc", "--version"])} -O2`,
     `Pinning: server on CPU ${SERVER_CPU}, loadgen on CPU ${CLIENT_CPU} (taskset); ulimit -n ${FILE_LIMIT}`,
     `Runs: ${options.rounds} round(s), ${options.duration} s measured after ${options.warmup} s warm-up; ` +
-    `idle holds ${options.hold} connections; message limit ${MAX_MSG_BYTES} B everywhere`,
+    `idle holds ${options.hold} connections` +
+    (options.scenarios.includes("broadcast")
+      ? `, broadcast ${options.receivers} (warm-up + ${BROADCAST_CONNECT_S} s to connect)`
+      : "") +
+    `; message limit ${MAX_MSG_BYTES} B everywhere`,
   ];
 }
 
@@ -681,6 +770,26 @@ function buildLoadgen(): void {
     stdio: "inherit",
   });
   if (result.status !== 0) throw new Error("Cannot build bench/loadgen.c with cc");
+}
+
+/**
+ * Transpiles `bench/peers/wharf_broadcast.ts` for Node 20, which cannot run TypeScript, to
+ * `npm/bench/peers/wharf_broadcast.js`: there its `../../mod.ts` import, rewritten to `.js`, is the
+ * compiled package of `npm run build`.
+ */
+async function buildNodeBroadcast(): Promise<void> {
+  if (!existsSync(`${ROOT}npm/mod.js`)) {
+    throw new Error("npm/mod.js is missing: run npm run build (or drop --no-build)");
+  }
+  const { default: ts } = await import("typescript");
+  const source = readFileSync(`${ROOT}bench/peers/wharf_broadcast.ts`, "utf8");
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  const output = outputText.replace('from "../../mod.ts"', 'from "../../mod.js"');
+  if (output === outputText) throw new Error("wharf_broadcast.ts no longer imports ../../mod.ts");
+  mkdirSync(`${ROOT}npm/bench/peers`, { recursive: true });
+  writeFileSync(`${ROOT}npm/bench/peers/wharf_broadcast.js`, output);
 }
 
 function buildNpm(): void {
@@ -703,6 +812,9 @@ async function main(): Promise<void> {
   }
   buildLoadgen();
   if (options.runtimes.includes("node") && options.build) buildNpm();
+  if (options.runtimes.includes("node") && options.scenarios.includes("broadcast")) {
+    await buildNodeBroadcast();
+  }
   acquireLock();
   process.on("SIGINT", () => {
     for (const child of children) child.kill("SIGKILL");
@@ -720,10 +832,8 @@ async function main(): Promise<void> {
       for (const scenarioName of options.scenarios) {
         const scenario = SCENARIOS[scenarioName];
         for (const runtimeName of options.runtimes) {
-          const runtime = RUNTIMES[runtimeName];
-          const order = round % 2 === 0
-            ? [runtime.wharf, runtime.peer]
-            : [runtime.peer, runtime.wharf];
+          const pair = contenders(RUNTIMES[runtimeName], scenarioName);
+          const order = round % 2 === 0 ? [pair.wharf, pair.peer] : [pair.peer, pair.wharf];
           for (const contender of order) {
             let sample = await runScenario(scenario, contender, options);
             for (let retry = 0; retry < RETRIES && sample.foreign > FOREIGN_LIMIT; retry++) {
@@ -735,7 +845,7 @@ async function main(): Promise<void> {
             const id = key(
               scenarioName,
               runtimeName,
-              contender === runtime.wharf ? "wharf" : "peer",
+              contender === pair.wharf ? "wharf" : "peer",
             );
             samples.set(id, [...(samples.get(id) ?? []), sample]);
             const problems = sample.errors > 0 || sample.lost > 0
@@ -769,6 +879,7 @@ async function main(): Promise<void> {
       const scenario = SCENARIOS[scenarioName];
       for (const runtimeName of options.runtimes) {
         const runtime = RUNTIMES[runtimeName];
+        const peerLabel = contenders(runtime, scenarioName).peer.label;
         const wharf = samples.get(key(scenarioName, runtimeName, "wharf")) ?? [];
         const peer = samples.get(key(scenarioName, runtimeName, "peer")) ?? [];
         const wharfValues = wharf.map((sample) => sample.value);
@@ -776,7 +887,7 @@ async function main(): Promise<void> {
         const ratio = median(wharfValues) / median(peerValues);
         const target = scenario.targets[runtimeName];
         const met = scenario.lowerIsBetter ? ratio <= target : ratio >= target;
-        for (const [label, list] of [["Wharf", wharf], [runtime.peer.label, peer]] as const) {
+        for (const [label, list] of [["Wharf", wharf], [peerLabel, peer]] as const) {
           for (const sample of list) {
             if (sample.errors > 0 || sample.lost > 0) {
               notes.push(`- ${scenarioName} ${runtimeName} ${label}: ${describeProblems(sample)}`);
@@ -794,12 +905,12 @@ async function main(): Promise<void> {
         const flag = (list: Sample[]) =>
           list.some((sample) => sample.errors > 0 || sample.lost > 0) ? " (!)" : "";
         lines.push(
-          `| ${scenario.title} (${scenario.unit}) | ${runtime.title} | ` +
+          `| ${scenarioTitle(scenario, options)} (${scenario.unit}) | ${runtime.title} | ` +
             `${formatValue(median(wharfValues), scenario.unit)}${spread(wharfValues)}${
               flag(wharf)
             } | ` +
             `${formatValue(median(peerValues), scenario.unit)}${spread(peerValues)}${flag(peer)} ` +
-            `(${runtime.peer.label}) | ${ratio.toFixed(2)} | ` +
+            `(${peerLabel}) | ${ratio.toFixed(2)} | ` +
             `${scenario.lowerIsBetter ? "≤" : "≥"} ${target.toFixed(2)} ${
               met ? "met" : "MISSED"
             } | ` +
@@ -822,6 +933,25 @@ async function main(): Promise<void> {
         `which other processes used more than ${FOREIGN_LIMIT * 100}% of a core were repeated ` +
         `(up to ${RETRIES} times).`,
     );
+    if (options.scenarios.includes("broadcast")) {
+      // One broadcast reaches every connection, so broadcasts/s is deliveries/s over the connections.
+      const perBroadcast = (values: number[]) =>
+        values.length > 0
+          ? `${(median(values) / options.receivers).toPrecision(3)} broadcasts/s`
+          : "n/a";
+      const rows = options.runtimes.map((runtimeName) => {
+        const values = (label: string) =>
+          (samples.get(key("broadcast", runtimeName, label)) ?? []).map((sample) => sample.value);
+        const peerLabel = RUNTIMES[runtimeName].broadcast.peer.label;
+        return `${RUNTIMES[runtimeName].title}: Wharf ${perBroadcast(values("wharf"))}, ` +
+          `${peerLabel} ${perBroadcast(values("peer"))}`;
+      });
+      lines.push(
+        "",
+        `Broadcasts/s (deliveries/s ÷ ${options.receivers} connections; one message in flight, ` +
+          `connection 0 sends the next once every connection has the last): ${rows.join("; ")}.`,
+      );
+    }
     if (notes.length > 0) lines.push("", "Notes:", ...notes);
     lines.push("", `Total time: ${((Date.now() - started) / 1000).toFixed(0)} s`);
     console.log(lines.join("\n"));
