@@ -7,205 +7,18 @@
  * @module
  */
 
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { runtime } from "../mod.ts";
+import { Deadline, ExampleProcess as Example } from "./_helpers/example_process.ts";
 
 /** Every test, child process start-up included, must finish within this. */
 const TEST_LIMIT_MS = 20_000;
 
-/** Fails whatever is awaited through it once the test's time is up, naming what was awaited. */
-class Deadline {
-  readonly #end: number;
-
-  constructor(limitMs = TEST_LIMIT_MS) {
-    this.#end = Date.now() + limitMs;
-  }
-
-  async wait<T>(promise: Promise<T>, what: string): Promise<T> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Timed out waiting for ${what}`)),
-        Math.max(0, this.#end - Date.now()),
-      );
-    });
-    try {
-      return await Promise.race([promise, expired]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-/** How this runtime starts an example: the TypeScript source on Deno and Bun, the compiled file on Node. */
-function exampleCommand(name: string): { command: string; args: string[] } {
-  if (runtime === "node") {
-    // This file runs as npm/tests/examples_test.js; the example is npm/examples/<name>.js.
-    const file = fileURLToPath(new URL(`../examples/${name}.js`, import.meta.url));
-    return { command: process.execPath, args: [file] };
-  }
-  const file = fileURLToPath(new URL(`../examples/${name}.ts`, import.meta.url));
-  if (runtime === "deno") {
-    return { command: globalThis.Deno!.execPath(), args: ["run", "-A", "--quiet", file] };
-  }
-  return { command: process.execPath, args: [file] };
-}
-
-interface Exit {
-  code: number | null;
-  signal: string | null;
-}
-
-/** A started process: text arrives through `onStdout`/`onStderr`; `exited` resolves once its output ended too. */
-interface Child {
-  kill(signal: "SIGTERM" | "SIGKILL"): void;
-  readonly exited: Promise<Exit>;
-}
-
-function spawnNode(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-  onStdout: (text: string) => void,
-  onStderr: (text: string) => void,
-): Child {
-  const child = spawn(command, args, {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  child.stdout!.setEncoding("utf8").on("data", onStdout);
-  child.stderr!.setEncoding("utf8").on("data", onStderr);
-  const exited = new Promise<Exit>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code, signal) => resolve({ code, signal }));
-  });
-  return {
-    kill(signal) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    },
-    exited,
-  };
-}
-
-async function readText(
-  stream: ReadableStream<Uint8Array>,
-  onText: (text: string) => void,
-): Promise<void> {
-  const decoder = new TextDecoder();
-  for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
-}
-
-// Deno's node:child_process reports the signal it sent even when the child caught it and exited with 0, so
-// on Deno the exit status comes from Deno.Command.
-function spawnDeno(
-  command: string,
-  args: string[],
-  env: Record<string, string>,
-  onStdout: (text: string) => void,
-  onStderr: (text: string) => void,
-): Child {
-  const child = new Deno.Command(command, {
-    args,
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .spawn();
-  let done = false;
-  const exited = Promise.all([
-    child.status,
-    readText(child.stdout, onStdout),
-    readText(child.stderr, onStderr),
-  ]).then(([status]) => {
-    done = true;
-    return { code: status.signal === null ? status.code : null, signal: status.signal };
-  });
-  return {
-    kill(signal) {
-      if (!done) child.kill(signal);
-    },
-    exited,
-  };
-}
-
-/** An example running as a child process. */
-class Example {
-  readonly #child: Child;
-  readonly exited: Promise<Exit>;
-  readonly #stdoutListeners = new Set<() => void>();
-  stdout = "";
-  stderr = "";
-
-  constructor(name: string, env: Record<string, string>) {
-    const { command, args } = exampleCommand(name);
-    const onStdout = (text: string) => {
-      this.stdout += text;
-      for (const listener of this.#stdoutListeners) listener();
-    };
-    const onStderr = (text: string) => this.stderr += text;
-    const fullEnv = { HOST: "127.0.0.1", PORT: "0", ...env };
-    this.#child = runtime === "deno"
-      ? spawnDeno(command, args, fullEnv, onStdout, onStderr)
-      : spawnNode(command, args, fullEnv, onStdout, onStderr);
-    this.exited = this.#child.exited;
-  }
-
-  /** Starts `name` and resolves with its URL once it prints it. */
-  static async start(
-    name: string,
-    deadline: Deadline,
-    env: Record<string, string> = {},
-  ): Promise<{ example: Example; url: string }> {
-    const example = new Example(name, env);
-    const listening = new Promise<string>((resolve, reject) => {
-      const look = () => {
-        const match = /Listening on (http:\/\/127\.0\.0\.1:[1-9][0-9]*)\n/.exec(example.stdout);
-        if (match !== null) {
-          example.#stdoutListeners.delete(look);
-          resolve(match[1]);
-        }
-      };
-      example.#stdoutListeners.add(look);
-      example.exited.then(
-        (exit) =>
-          reject(new Error(`${name} exited before listening: ${describeExit(example, exit)}`)),
-        reject,
-      );
-    });
-    try {
-      return { example, url: await deadline.wait(listening, `${name} to listen`) };
-    } catch (error) {
-      example.kill();
-      throw error;
-    }
-  }
-
-  /** Sends SIGTERM and resolves with how the process ended. */
-  stop(deadline: Deadline): Promise<Exit> {
-    this.#child.kill("SIGTERM");
-    return deadline.wait(this.exited, "the example to stop after SIGTERM");
-  }
-
-  /** Cuts the process if it is still running (cleanup after a failure). */
-  kill(): void {
-    this.#child.kill("SIGKILL");
-  }
-}
-
-function describeExit(example: Example, exit: Exit): string {
-  return `code ${exit.code}, signal ${exit.signal}; stdout: ${example.stdout}; stderr: ${example.stderr}`;
-}
-
 /** Stops the example with SIGTERM and asserts a graceful, successful exit. */
 async function assertStopsGracefully(example: Example, deadline: Deadline): Promise<void> {
   const exit = await example.stop(deadline);
-  assert.deepEqual(exit, { code: 0, signal: null }, describeExit(example, exit));
+  assert.deepEqual(exit, { code: 0, signal: null }, example.describe(exit));
   assert.match(example.stdout, /\nStopped\n$/);
 }
 
@@ -218,7 +31,7 @@ async function withExample(
   env: Record<string, string>,
   body: (example: Example, url: string, deadline: Deadline) => Promise<void>,
 ): Promise<void> {
-  const deadline = new Deadline();
+  const deadline = new Deadline(TEST_LIMIT_MS);
   const { example, url } = await Example.start(name, deadline, env);
   let failure: { error: unknown } | undefined;
   try {
@@ -416,11 +229,11 @@ describe("examples/echo", () => {
   });
 
   test("a WS_TIMEOUT out of range (0-255) stops the example with a RangeError", async () => {
-    const deadline = new Deadline();
+    const deadline = new Deadline(TEST_LIMIT_MS);
     const example = new Example("echo", { WS_TIMEOUT: "256" });
     try {
       const exit = await deadline.wait(example.exited, "the example to fail");
-      assert.notEqual(exit.code, 0, describeExit(example, exit));
+      assert.notEqual(exit.code, 0, example.describe(exit));
       assert.match(example.stderr, /RangeError/);
       assert.doesNotMatch(example.stdout, /Listening/);
     } finally {

@@ -1,7 +1,7 @@
 /**
  * Starts an example as its own process, the way a user does (`deno run -A`, `bun`, or `node` on the compiled
  * `npm/examples/*.js`), learns its URL from the `Listening on http://127.0.0.1:<port>` line it prints with
- * `PORT=0`, and stops it with SIGTERM. The same approach as `tests/examples_test.ts`, shared for other tests.
+ * `PORT=0`, and stops it with SIGTERM. Shared by `tests/examples_test.ts` and the browser test of the chat example.
  *
  * @module
  */

@@ -16,6 +16,7 @@ import {
   type RequestHandler,
   type Server,
 } from "../../mod.ts";
+import { CLOCK_START, deferred, echoPath, fakeClock, get, pattern } from "../_helpers/fixtures.ts";
 import type { FileSystem, Platform } from "../../src/platform.ts";
 import { MemoryConnection } from "../_helpers/duplex_pair.ts";
 import {
@@ -25,9 +26,6 @@ import {
   WAIT_MS,
 } from "../_helpers/raw_http.ts";
 import { ascii, splits } from "../_helpers/splits.ts";
-
-/** A whole second, so the server's one-second timer buckets line up with the steps below. */
-const CLOCK_START = 1_700_000_000_000;
 
 /** IMF-fixdate (RFC 9110 §5.6.7), the only date format a server may send. */
 const IMF_FIXDATE =
@@ -47,42 +45,12 @@ async function withServer(
   }
 }
 
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((done) => resolve = done);
-  return { promise, resolve };
-}
-
-/** A fake clock the tests move by hand. */
-function fakeClock(): { now: () => number; advance: (ms: number) => void } {
-  let now = CLOCK_START;
-  return { now: () => now, advance: (ms) => now += ms };
-}
-
-function get(path: string, extra = "", version = "HTTP/1.1"): string {
-  return `GET ${path} ${version}\r\nHost: test\r\n${extra}\r\n`;
-}
-
-/** Answers with the request path as the body. */
-const echoPath: RequestHandler = (request) => {
-  const response = HttpResponse.create(request);
-  response.writeBody(request.path);
-  response.destroy();
-};
-
 /** Answers with the method, path and body. */
 const echoAll: RequestHandler = (request) => {
   const response = HttpResponse.create(request);
   response.writeBody(`${request.method} ${request.path} ${request.text()}`);
   response.destroy();
 };
-
-/** Pattern bytes that a misplaced or dropped chunk would not reproduce. */
-function pattern(length: number, seed = 7): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * seed + (i >>> 8)) & 0xff;
-  return bytes;
-}
 
 function assertOneResponse(responses: ParsedResponse[]): ParsedResponse {
   assert.equal(

@@ -6,10 +6,11 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runtime, Websocket } from "../../mod.ts";
+import { CHROMIUM, CHROMIUM_ARGS, loadChromium } from "../_helpers/chromium.ts";
 import {
   CLOSE_ME,
   type EchoServer,
@@ -19,17 +20,6 @@ import {
   within,
 } from "../_helpers/ws_client.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** Launch and each page run together stay well under a minute. */
 const LAUNCH_MS = 30_000;
 const RUN_MS = 20_000;
@@ -120,18 +110,7 @@ interface Chromium {
   launch(options: { executablePath: string; args: string[]; timeout: number }): Promise<Browser>;
 }
 
-/** Why the browser tests cannot run here, or `false`. */
-async function loadChromium(): Promise<{ chromium?: Chromium; skip: string | false }> {
-  if (!existsSync(CHROMIUM)) return { skip: `${CHROMIUM} does not exist (CI installs Chromium)` };
-  try {
-    const playwright = await import("playwright-core") as unknown as { chromium: Chromium };
-    return { chromium: playwright.chromium, skip: false };
-  } catch (error) {
-    return { skip: `playwright-core does not load on ${runtime}: ${error}` };
-  }
-}
-
-const { chromium, skip: cannotLoad } = await loadChromium();
+const { chromium, skip: cannotLoad } = await loadChromium<Chromium>();
 
 describe(`Chromium as a WebSocket client (${runtime})`, { skip: cannotLoad }, () => {
   let folder = "";

@@ -11,21 +11,10 @@
 
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { runtime } from "../../mod.ts";
+import { CHROMIUM, CHROMIUM_ARGS, loadChromium } from "../_helpers/chromium.ts";
 import { Deadline, ExampleProcess } from "../_helpers/example_process.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 /** The whole test, Chromium's launch and the example's start-up included. */
 const TEST_LIMIT_MS = 60_000;
 /** What the steps may use of it; the rest is for cleanup after a failure. */
@@ -65,18 +54,7 @@ interface Chromium {
   launch(options: { executablePath: string; args: string[]; timeout: number }): Promise<Browser>;
 }
 
-/** Why the test cannot run here, or `false`. */
-async function loadChromium(): Promise<{ chromium?: Chromium; skip: string | false }> {
-  if (!existsSync(CHROMIUM)) return { skip: `${CHROMIUM} does not exist (CI installs Chromium)` };
-  try {
-    const playwright = await import("playwright-core") as unknown as { chromium: Chromium };
-    return { chromium: playwright.chromium, skip: false };
-  } catch (error) {
-    return { skip: `playwright-core does not load on ${runtime}: ${error}` };
-  }
-}
-
-const { chromium, skip: cannotLoad } = await loadChromium();
+const { chromium, skip: cannotLoad } = await loadChromium<Chromium>();
 
 /** One entry of the chat log (`#log li`) as the page renders it. */
 interface LogEntry {

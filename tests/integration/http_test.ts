@@ -20,6 +20,7 @@ import {
   type Server,
   startHttpServer,
 } from "../../mod.ts";
+import { deferred, echoPath, fakeClock, get, pattern } from "../_helpers/fixtures.ts";
 import {
   HOSTILE_REQUESTS,
   parseResponses,
@@ -27,9 +28,6 @@ import {
   rawRequest,
   WAIT_MS,
 } from "../_helpers/raw_http.ts";
-
-/** A whole second, so the server's one-second timer buckets line up with the steps below. */
-const CLOCK_START = 1_700_000_000_000;
 
 /** Rejects when `promise` does not settle within `ms`, naming `what`. */
 function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
@@ -60,28 +58,6 @@ async function withServer(
   }
 }
 
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((done) => resolve = done);
-  return { promise, resolve };
-}
-
-function fakeClock(): { now: () => number; advance: (ms: number) => void } {
-  let now = CLOCK_START;
-  return { now: () => now, advance: (ms) => now += ms };
-}
-
-function get(path: string, extra = "", version = "HTTP/1.1"): string {
-  return `GET ${path} ${version}\r\nHost: test\r\n${extra}\r\n`;
-}
-
-/** Answers with the request path as the body. */
-const echoPath: RequestHandler = (request) => {
-  const response = HttpResponse.create(request);
-  response.writeBody(request.path);
-  response.destroy();
-};
-
 /** Echoes method, path, query, body and the connection's id. */
 const echoAll: RequestHandler = (request) => {
   const response = HttpResponse.create(request);
@@ -96,12 +72,6 @@ const echoAll: RequestHandler = (request) => {
   response.writeBody(request.body);
   response.destroy();
 };
-
-function pattern(length: number, seed = 7): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let i = 0; i < length; i++) bytes[i] = (i * seed + (i >>> 8)) & 0xff;
-  return bytes;
-}
 
 describe("real clients over TCP", () => {
   test("fetch GET", async () => {

@@ -21,6 +21,7 @@ import {
   type WebsocketSettings,
   websocketUpgrade,
 } from "../../mod.ts";
+import { deferred } from "../_helpers/fixtures.ts";
 import { concat, splits } from "../_helpers/splits.ts";
 import {
   closeOf,
@@ -41,12 +42,6 @@ import {
 } from "../_helpers/ws_client.ts";
 
 // ---- harness ----
-
-function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((done) => resolve = done);
-  return { promise, resolve };
-}
 
 /** A message as `onMessage` saw it (copied: the buffer is recycled after the callback). */
 interface Received {
