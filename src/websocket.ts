@@ -282,7 +282,8 @@ class Session implements UpgradedProtocol, WebSocketHandler {
   onData(chunk: Uint8Array): void {
     this.#lastReceived = this.#lastActivity = this.connection.coarseNow;
     this.protocol.receive(chunk);
-    markDirty(this.connection);
+    // Pongs and close frames the protocol queued itself; the app's writes mark the connection on their own.
+    if (this.connection.out.length > 0) markDirty(this.connection);
   }
 
   onDrain(): void {

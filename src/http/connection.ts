@@ -8,7 +8,6 @@
 
 import { enterCallback, type Flushable, leaveCallback, markDirty } from "../_flush.ts";
 import { OutputBuffer } from "../_output_buffer.ts";
-import type { FileSystem } from "../platform.ts";
 import type { WheelItem } from "../timer_wheel.ts";
 import type { Transport, TransportHandler } from "../transport.ts";
 import { HttpError } from "./errors.ts";
@@ -44,8 +43,6 @@ export interface ConnectionHost {
   readonly publicFolder: PublicFolder | undefined;
   /** Serves one file with the public folder's logic, for `sendFile`. */
   serveFile(path: string, method: string, request: HttpRequest): Promise<StaticResponse | null>;
-  /** The file system, when the runtime has one. */
-  readonly fs: FileSystem | undefined;
   /** The runtime's synchronous SHA-1, when it has one. */
   readonly sha1Base64: ((text: string) => string) | undefined;
   /** A clock good to about a second (refreshed by the server's tick), in milliseconds. */
@@ -158,11 +155,6 @@ export class HttpConnection
   /** `true` once the server is stopping: the response in flight is the connection's last. */
   get stopping(): boolean {
     return this.#host.stopping;
-  }
-
-  /** The file system, for `sendFile`. */
-  get fs(): FileSystem | undefined {
-    return this.#host.fs;
   }
 
   // ---- TransportHandler ----

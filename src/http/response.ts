@@ -9,7 +9,6 @@
  */
 
 import type { OutputBuffer } from "../_output_buffer.ts";
-import type { FileSystem } from "../platform.ts";
 import { type CookieOptions, serializeSetCookie } from "./cookies.ts";
 import { httpDate } from "./date.ts";
 import { type HttpRequest, requestOwner } from "./request.ts";
@@ -33,8 +32,6 @@ export interface ResponseChannel {
   drained(): Promise<void>;
   /** Called once when `response` is complete; `keepAlive: false` closes the connection after the flush. */
   responseDone(response: HttpResponse, keepAlive: boolean): void;
-  /** The file system, for `sendFile`; `undefined` where the runtime has none. */
-  readonly fs: FileSystem | undefined;
   /** Serves one file with conditionals and ranges (the public folder's logic); `null` when missing. */
   serveFile(path: string, request: HttpRequest): Promise<StaticResponse | null>;
 }
