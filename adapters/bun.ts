@@ -7,6 +7,7 @@
  */
 
 import { DrainTracker } from "../src/_drain_tracker.ts";
+import { type Lingering, LingerList } from "../src/_linger.ts";
 import type { Platform } from "../src/platform.ts";
 import {
   type HttpServerOptions,
@@ -58,47 +59,54 @@ declare const Bun: { listen(options: BunListenOptions): BunListener };
 
 /** After `end()`, how long a peer may keep its side open before the socket is closed, in milliseconds. */
 const LINGER_MS = 2000;
+const lingering = new LingerList(LINGER_MS);
 
-class BunTransport implements Transport {
+class BunTransport implements Transport, Lingering {
   readonly #socket: BunSocket;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
   handler!: TransportHandler;
-  readonly #drain = new DrainTracker();
-  #queue: Uint8Array[] = [];
+  /** Created when the kernel first leaves bytes behind: most connections never get that far. */
+  #drain: DrainTracker | null = null;
+  /** Bytes the kernel did not take yet; `null` while there are none, as on most connections most of the time. */
+  #queue: Uint8Array[] | null = null;
   #ending = false;
   #closed = false;
   #finished = false;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  lingerUntil = 0;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;
-    this.remoteAddress = socket.remoteAddress ?? "";
-    this.remotePort = socket.remotePort ?? 0;
+  }
+
+  // Read on demand: most connections never ask, and an idle connection should not hold the strings.
+  get remoteAddress(): string {
+    return this.#socket.remoteAddress ?? "";
+  }
+
+  get remotePort(): number {
+    return this.#socket.remotePort ?? 0;
   }
 
   get bufferedAmount(): number {
-    return this.#drain.bufferedAmount;
+    return this.#drain?.bufferedAmount ?? 0;
   }
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed) return false;
-    if (this.#queue.length === 0) {
+    if (this.#queue === null) {
       const written = this.#socket.write(chunk);
       if (written === chunk.length) return true;
       // The chunk may view a buffer the caller reuses once this call returns: keep a copy of the rest.
-      chunk = chunk.slice(Math.max(written, 0));
+      this.#queue = [chunk.slice(Math.max(written, 0))];
     } else {
-      chunk = chunk.slice();
+      this.#queue.push(chunk.slice());
     }
-    this.#queue.push(chunk);
-    return this.#drain.queued(chunk.length);
+    return (this.#drain ??= new DrainTracker()).queued(this.#queue[this.#queue.length - 1].length);
   }
 
   end(): void {
     if (this.#closed || this.#ending) return;
     this.#ending = true;
-    if (this.#queue.length === 0) this.#finish();
+    if (this.#queue === null) this.#finish();
   }
 
   destroy(): void {
@@ -115,36 +123,40 @@ class BunTransport implements Transport {
   }
 
   watchDrain(): void {
-    this.#drain.watch();
+    // Nothing queued here: the buffer is already empty and, per the contract, nothing is owed.
+    this.#drain?.watch();
   }
 
   /** Writes queued chunks; called on Bun's `drain`. */
   drain(): void {
     const queue = this.#queue;
-    while (queue.length > 0) {
-      const chunk = queue[0];
-      const written = this.#socket.write(chunk);
-      if (written < 0) return;
-      this.#drain.written(Math.max(written, 0));
-      if (written < chunk.length) {
-        queue[0] = chunk.subarray(written);
-        return;
+    if (queue !== null) {
+      while (queue.length > 0) {
+        const chunk = queue[0];
+        const written = this.#socket.write(chunk);
+        if (written < 0) return;
+        this.#drain!.written(written);
+        if (written < chunk.length) {
+          queue[0] = chunk.subarray(written);
+          return;
+        }
+        queue.shift();
       }
-      queue.shift();
+      this.#queue = null;
     }
     if (this.#ending) {
       this.#finish();
       return;
     }
-    if (this.#drain.drainDue()) this.handler.onDrain();
+    if (this.#drain?.drainDue()) this.handler.onDrain();
   }
 
   closed(error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#lingerTimer);
-    this.#queue.length = 0;
-    this.#drain.clear();
+    lingering.delete(this);
+    this.#queue = null;
+    this.#drain?.clear();
     this.handler.onClose(error);
   }
 
@@ -162,9 +174,11 @@ class BunTransport implements Transport {
     // would then meet a closed socket, and the reset could destroy the response it has not read yet
     // (RFC 9112 §9.6). shutdown(false) sends FIN and keeps reading (measured on Bun 1.4).
     socket.shutdown(false);
-    const linger = setTimeout(() => socket.terminate(), LINGER_MS);
-    (linger as { unref?: () => void }).unref?.();
-    this.#lingerTimer = linger;
+    lingering.add(this);
+  }
+
+  lingerExpired(): void {
+    this.#socket.terminate();
   }
 }
 

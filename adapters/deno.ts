@@ -6,8 +6,8 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import { DrainTracker } from "../src/_drain_tracker.ts";
+import { type Lingering, LingerList } from "../src/_linger.ts";
 import type { Platform } from "../src/platform.ts";
 import {
   type HttpServerOptions,
@@ -17,6 +17,7 @@ import {
   startServerWith,
 } from "../src/server.ts";
 import type { Transport, TransportHandler } from "../src/transport.ts";
+import { sha1Base64 } from "./_crypto_node.ts";
 import { denoFileSystem } from "./_fs_deno.ts";
 
 /** Read buffer of a quiet connection: small, because every idle connection holds one in its pending read. */
@@ -25,11 +26,23 @@ const IDLE_READ_BYTES = 4 * 1024;
 const BUSY_READ_BYTES = 64 * 1024;
 /** After `end()`, how long a peer may keep its side open before the connection is closed, in milliseconds. */
 const LINGER_MS = 2000;
+const lingering = new LingerList(
+  LINGER_MS,
+  (timer) =>
+    typeof timer === "number" ? Deno.unrefTimer(timer) : (timer as { unref(): void }).unref(),
+);
 
-class DenoTransport implements Transport {
+/**
+ * Idle read buffers of closed connections, for the next ones: a fresh buffer is an allocation, zero-filling
+ * and an external-memory charge on the garbage collector per connection. A buffer enters only once its read
+ * loop has ended, so no read can still write into it.
+ */
+const spareReadBuffers: Uint8Array[] = [];
+/** At most this many spare buffers are kept (1 MiB). */
+const SPARE_READ_BUFFERS = 256;
+
+class DenoTransport implements Transport, Lingering {
   readonly #conn: Deno.Conn;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
   handler!: TransportHandler;
   readonly #drain = new DrainTracker();
   #queue: Uint8Array[] = [];
@@ -40,15 +53,20 @@ class DenoTransport implements Transport {
   #closed = false;
   #resume: (() => void) | undefined;
   #paused = false;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #smallBuffer = new Uint8Array(IDLE_READ_BYTES);
+  lingerUntil = 0;
+  readonly #smallBuffer = spareReadBuffers.pop() ?? new Uint8Array(IDLE_READ_BYTES);
   #readBuffer = this.#smallBuffer;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
-    const remote = conn.remoteAddr as Deno.NetAddr;
-    this.remoteAddress = remote.hostname ?? "";
-    this.remotePort = remote.port ?? 0;
+  }
+
+  get remoteAddress(): string {
+    return (this.#conn.remoteAddr as Deno.NetAddr).hostname ?? "";
+  }
+
+  get remotePort(): number {
+    return (this.#conn.remoteAddr as Deno.NetAddr).port ?? 0;
   }
 
   get bufferedAmount(): number {
@@ -115,6 +133,8 @@ class DenoTransport implements Transport {
       else if (!this.#ending) this.handler.onEnd();
     } catch (error) {
       this.#close(this.#ending ? undefined : error);
+    } finally {
+      if (spareReadBuffers.length < SPARE_READ_BUFFERS) spareReadBuffers.push(small);
     }
   }
 
@@ -152,14 +172,17 @@ class DenoTransport implements Transport {
       return;
     }
     this.#conn.closeWrite().catch(() => this.#close());
-    this.#lingerTimer = setTimeout(() => this.#close(), LINGER_MS);
-    Deno.unrefTimer(this.#lingerTimer);
+    lingering.add(this);
+  }
+
+  lingerExpired(): void {
+    this.#close();
   }
 
   #close(error?: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#lingerTimer);
+    lingering.delete(this);
     this.#queue.length = 0;
     this.#drain.clear();
     this.#resume?.();
@@ -217,7 +240,7 @@ export const denoPlatform: Platform = {
   fs: denoFileSystem,
   homeDir: () => Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE"),
   // Deno implements node:crypto natively; it hashes synchronously where crypto.subtle needs a round trip.
-  sha1Base64: (text) => createHash("sha1").update(text, "latin1").digest("base64"),
+  sha1Base64,
   unrefTimer: (timer) => Deno.unrefTimer(timer as number),
   onShutdownSignal(listener) {
     const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];

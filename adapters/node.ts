@@ -5,11 +5,11 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
 import * as net from "node:net";
 import { homedir } from "node:os";
 import process from "node:process";
 import * as tls from "node:tls";
+import { type Lingering, LingerList } from "../src/_linger.ts";
 import type { Platform } from "../src/platform.ts";
 import {
   type HttpServerOptions,
@@ -19,21 +19,21 @@ import {
   startServerWith,
 } from "../src/server.ts";
 import type { Transport, TransportHandler } from "../src/transport.ts";
+import { sha1Base64 } from "./_crypto_node.ts";
 import { nodeFileSystem } from "./_fs_node.ts";
 
-/**
- * After `end()`, how long a peer may keep its side open before the socket is destroyed, in milliseconds. A
- * peer that never closes must not hold the connection forever.
- */
+/** After `end()`, how long a peer may keep its side open before the socket is destroyed, in milliseconds. */
 const LINGER_MS = 2000;
+const lingering = new LingerList(LINGER_MS);
 const EMPTY = new Uint8Array(0);
 
-class NodeTransport implements Transport {
+class NodeTransport implements Transport, Lingering {
   readonly #socket: net.Socket;
   handler!: TransportHandler;
   /** The socket's error, reported with `onClose`. */
   failure: unknown;
   #watchingDrain = false;
+  lingerUntil = 0;
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -59,9 +59,12 @@ class NodeTransport implements Transport {
   end(): void {
     const socket = this.#socket;
     socket.end();
-    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
-    linger.unref();
-    socket.once("close", () => clearTimeout(linger));
+    // A peer that has already sent its FIN leaves nothing to linger for: the socket closes once ours is out.
+    if (!socket.readableEnded && !socket.destroyed) lingering.add(this);
+  }
+
+  lingerExpired(): void {
+    this.#socket.destroy();
   }
 
   destroy(): void {
@@ -106,6 +109,7 @@ function onError(this: BoundSocket, error: Error): void {
 }
 function onClose(this: BoundSocket): void {
   const transport = this[TRANSPORT];
+  lingering.delete(transport);
   transport.handler.onClose(transport.failure);
 }
 
@@ -153,7 +157,7 @@ export const nodePlatform: Platform = {
   name: "node",
   fs: nodeFileSystem,
   homeDir: () => homedir(),
-  sha1Base64: (text) => createHash("sha1").update(text, "latin1").digest("base64"),
+  sha1Base64,
   onShutdownSignal(listener) {
     process.on("SIGINT", listener);
     process.on("SIGTERM", listener);

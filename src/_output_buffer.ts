@@ -19,8 +19,12 @@ let slabUsed = 0;
 
 /** A connection's pending output. */
 export class OutputBuffer {
-  /** Sealed chunks, in order, waiting for {@linkcode OutputBuffer.drainTo}. */
-  #chunks: Uint8Array[] = [];
+  /**
+   * The first sealed chunk waiting for {@linkcode OutputBuffer.drainTo}, and the ones after it. Usually a
+   * batch is one chunk, so an idle connection holds no array and a flush builds none.
+   */
+  #first: Uint8Array | null = null;
+  #rest: Uint8Array[] | null = null;
   /** The slab the open segment lives in, or `null` when there is no open segment. */
   #segmentSlab: Uint8Array | null = null;
   #segmentStart = 0;
@@ -73,7 +77,7 @@ export class OutputBuffer {
   push(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     this.#seal();
-    this.#chunks.push(bytes);
+    this.#add(bytes);
     this.#pending += bytes.length;
   }
 
@@ -91,23 +95,21 @@ export class OutputBuffer {
   /** Hands every pending chunk to `sink.write`, in order, and empties the buffer. */
   drainTo(sink: { write(chunk: Uint8Array): unknown }): void {
     this.#seal();
-    const chunks = this.#chunks;
-    if (chunks.length === 0) return;
+    const first = this.#first;
+    if (first === null) return;
+    const rest = this.#rest;
+    this.#first = null;
+    this.#rest = null;
     this.#pending = 0;
-    if (chunks.length === 1) {
-      const only = chunks[0];
-      chunks.length = 0;
-      sink.write(only);
-      return;
-    }
-    this.#chunks = [];
-    for (const chunk of chunks) sink.write(chunk);
+    sink.write(first);
+    if (rest !== null) { for (const chunk of rest) sink.write(chunk); }
   }
 
   /** Drops everything pending (the connection is gone). */
   clear(): void {
     this.#seal();
-    this.#chunks.length = 0;
+    this.#first = null;
+    this.#rest = null;
     this.#pending = 0;
   }
 
@@ -116,7 +118,13 @@ export class OutputBuffer {
     if (segmentSlab === null) return;
     this.#segmentSlab = null;
     if (this.#segmentEnd > this.#segmentStart) {
-      this.#chunks.push(segmentSlab.subarray(this.#segmentStart, this.#segmentEnd));
+      this.#add(segmentSlab.subarray(this.#segmentStart, this.#segmentEnd));
     }
+  }
+
+  #add(chunk: Uint8Array): void {
+    if (this.#first === null) this.#first = chunk;
+    else if (this.#rest === null) this.#rest = [chunk];
+    else this.#rest.push(chunk);
   }
 }

@@ -39,7 +39,7 @@ export interface Platform {
   /** The user's home folder, for a leading `~` in `publicFolder`; `undefined` when unknown. */
   homeDir(): string | undefined;
   /**
-   * Synchronous SHA-1 of a Latin-1 string, base64-encoded. Optional: where absent the core falls back to the
+   * Synchronous SHA-1 of an ASCII string, base64-encoded. Optional: where absent the core falls back to the
    * asynchronous `crypto.subtle.digest`.
    */
   sha1Base64?(text: string): string;

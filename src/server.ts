@@ -251,6 +251,7 @@ export class ServerCore implements ConnectionHost {
   }
 
   connectionClosed(connection: HttpConnection): void {
+    this.#wheel.remove(connection);
     this.connections.delete(connection);
     if (this.connections.size === 0) this.#onAllClosed?.();
   }

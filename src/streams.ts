@@ -6,6 +6,7 @@
  */
 
 import { DrainTracker } from "./_drain_tracker.ts";
+import { type Lingering, LingerList } from "./_linger.ts";
 import type { Transport, TransportHandler } from "./transport.ts";
 
 /** A connection as two byte streams. */
@@ -22,9 +23,10 @@ export interface StreamPair {
 
 /** After `end()`, how long a peer may keep its side open before the transport is destroyed, in milliseconds. */
 const LINGER_MS = 2000;
+const lingering = new LingerList(LINGER_MS);
 
 /** A {@linkcode Transport} over a stream pair. */
-class StreamTransport implements Transport {
+class StreamTransport implements Transport, Lingering {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly #drain = new DrainTracker();
@@ -36,7 +38,7 @@ class StreamTransport implements Transport {
   #closed = false;
   #ending = false;
   #peerEnded = false;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  lingerUntil = 0;
   readonly #written: () => void;
   readonly #failed: (error: unknown) => void;
 
@@ -72,7 +74,11 @@ class StreamTransport implements Transport {
       // Both directions are finished: nothing is left to linger for.
       if (this.#peerEnded) this.#close();
     }, this.#failed);
-    if (!this.#closed) this.#lingerTimer = setTimeout(() => this.destroy(), LINGER_MS);
+    if (!this.#closed) lingering.add(this);
+  }
+
+  lingerExpired(): void {
+    this.destroy();
   }
 
   destroy(): void {
@@ -123,7 +129,7 @@ class StreamTransport implements Transport {
   #close(error?: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#lingerTimer);
+    lingering.delete(this);
     this.#resume?.();
     this.handler?.onClose(error);
   }

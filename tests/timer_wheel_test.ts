@@ -37,7 +37,23 @@ describe("TimerWheel", () => {
     wheel.schedule(b, 9_000);
     wheel.schedule(b, 7_000);
     assert.deepEqual(fired(wheel, 8_000), ["b"]);
-    assert.deepEqual(fired(wheel, 10_000), [], "the stale later entry is skipped");
+    assert.deepEqual(fired(wheel, 10_000), [], "the item left its later bucket");
+    assert.equal(wheel.size, 0);
+  });
+
+  test("a removed item never fires and leaves the wheel", () => {
+    const wheel = new TimerWheel<Item>(0);
+    const a = item("a");
+    const b = item("b");
+    wheel.schedule(a, 2_000);
+    wheel.schedule(b, 2_000);
+    wheel.remove(a);
+    wheel.remove(a);
+    assert.equal(a.wheelSecond, -1);
+    assert.equal(wheel.size, 1);
+    assert.deepEqual(fired(wheel, 5_000), ["b"]);
+    wheel.schedule(a, 6_000);
+    assert.deepEqual(fired(wheel, 6_000), ["a"], "a removed item can be scheduled again");
   });
 
   test("deadlines beyond the ring wait in its farthest bucket", () => {

@@ -106,7 +106,8 @@ export class HttpConnection
   #continueSent = false;
   #headStartedAt = 0;
   #lastActivity: number;
-  #drainWaiters: (() => void)[] = [];
+  /** Streaming bodies waiting for room; `null` while none waits (most connections never have one). */
+  #drainWaiters: (() => void)[] | null = null;
 
   /** @internal Made by the server for each accepted transport. */
   constructor(host: ConnectionHost, transport: Transport) {
@@ -186,7 +187,7 @@ export class HttpConnection
     enterCallback();
     try {
       if (this.#mode === "upgraded") this.#protocol!.onDrain();
-      if (this.#drainWaiters.length > 0) this.#checkDrainWaiters();
+      if (this.#drainWaiters !== null) this.#checkDrainWaiters();
     } finally {
       leaveCallback();
     }
@@ -229,7 +230,7 @@ export class HttpConnection
   flush(): void {
     if (this.#mode === "closed") return;
     if (this.out.length > 0) this.out.drainTo(this.#transport);
-    if (this.#drainWaiters.length > 0) this.#checkDrainWaiters();
+    if (this.#drainWaiters !== null) this.#checkDrainWaiters();
     if (this.#endAfterFlush) {
       this.#endAfterFlush = false;
       this.#transport.end();
@@ -249,7 +250,7 @@ export class HttpConnection
     if (this.#transport.bufferedAmount + this.out.length <= HIGH_WATER_BYTES) {
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
   }
 
   responseDone(response: HttpResponse, keepAlive: boolean): void {
@@ -639,8 +640,8 @@ export class HttpConnection
 
   #wakeDrainWaiters(): void {
     const waiters = this.#drainWaiters;
-    if (waiters.length === 0) return;
-    this.#drainWaiters = [];
+    if (waiters === null) return;
+    this.#drainWaiters = null;
     for (const wake of waiters) wake();
   }
 }

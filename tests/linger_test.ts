@@ -1,0 +1,102 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { type Lingering, LingerList } from "../src/_linger.ts";
+
+const LINGER_MS = 30;
+/** Far above LINGER_MS: only a list that never fires reaches it. */
+const BOUND_MS = 3000;
+
+interface Member extends Lingering {
+  readonly name: string;
+  readonly addedAt: number;
+  expiredAt: number;
+}
+
+function member(name: string, log: Member[], onExpired?: () => void): Member {
+  return {
+    name,
+    addedAt: Date.now(),
+    expiredAt: -1,
+    lingerUntil: 0,
+    lingerExpired() {
+      this.expiredAt = Date.now();
+      log.push(this);
+      onExpired?.();
+    },
+  };
+}
+
+/** Resolves when `count` members have expired; rejects after BOUND_MS. */
+function expiries(count: number): { log: Member[]; done: Promise<void>; expired: () => void } {
+  const log: Member[] = [];
+  let resolve!: () => void;
+  const done = new Promise<void>((ok, fail) => {
+    const bound = setTimeout(() => fail(new Error("no expiry within the bound")), BOUND_MS);
+    resolve = () => {
+      clearTimeout(bound);
+      ok();
+    };
+  });
+  return { log, done, expired: () => log.length === count && resolve() };
+}
+
+describe("LingerList", () => {
+  test("a member still lingering expires once its time is over, not before", async () => {
+    const list = new LingerList(LINGER_MS);
+    const { log, done, expired } = expiries(1);
+    const a = member("a", log, expired);
+    list.add(a);
+    await done;
+    assert.deepEqual(log.map((m) => m.name), ["a"]);
+    assert.ok(
+      a.expiredAt - a.addedAt >= LINGER_MS - 1,
+      `expired after ${a.expiredAt - a.addedAt} ms`,
+    );
+  });
+
+  test("a deleted member never expires; the others expire in the order they started", async () => {
+    const list = new LingerList(LINGER_MS);
+    const { log, done, expired } = expiries(2);
+    const a = member("a", log, expired);
+    const b = member("b", log, expired);
+    const c = member("c", log, expired);
+    list.add(a);
+    list.add(b);
+    list.add(c);
+    list.delete(b);
+    list.delete(b); // twice, or never added: ignored
+    await done;
+    assert.deepEqual(log.map((m) => m.name), ["a", "c"]);
+  });
+
+  test("a member added after the timer is armed gets its whole linger time", async () => {
+    const list = new LingerList(LINGER_MS);
+    const { log, done, expired } = expiries(2);
+    const first = member("first", log, () => {
+      // Added while the list sweeps: the re-armed timer must cover it.
+      const late = member("late", log, expired);
+      list.add(late);
+      expired();
+    });
+    list.add(first);
+    await done;
+    const late = log[1];
+    assert.equal(late.name, "late");
+    assert.ok(
+      late.expiredAt - late.addedAt >= LINGER_MS - 1,
+      `expired after ${late.expiredAt - late.addedAt} ms`,
+    );
+  });
+
+  test("the timer is unref'd so a lingering peer cannot keep the process alive", () => {
+    const unrefed: unknown[] = [];
+    const list = new LingerList(LINGER_MS, (timer) => unrefed.push(timer));
+    const log: Member[] = [];
+    const a = member("a", log);
+    list.add(a);
+    list.add(member("b", log));
+    assert.equal(unrefed.length, 1, "one timer for all members");
+    list.delete(a);
+    clearTimeout(unrefed[0] as ReturnType<typeof setTimeout>);
+  });
+});
