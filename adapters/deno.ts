@@ -20,10 +20,15 @@ import type { Transport, TransportHandler } from "../src/transport.ts";
 import { sha1Base64 } from "./_crypto_node.ts";
 import { denoFileSystem } from "./_fs_deno.ts";
 
-/** Read buffer of a quiet connection: small, because every idle connection holds one in its pending read. */
-const IDLE_READ_BYTES = 4 * 1024;
+/**
+ * Read buffer of a quiet connection: small, because every idle connection holds one in its pending read (a
+ * Websocket message or a plain request fits; a larger head takes a second read, into the busy buffer).
+ */
+const IDLE_READ_BYTES = 1024;
 /** Read buffer once a read filled the small one: large reads amortise the per-read cost of busy connections. */
 const BUSY_READ_BYTES = 64 * 1024;
+/** Chunks queued behind a write are joined into one while their total is at most this. */
+const JOIN_LIMIT_BYTES = 64 * 1024;
 /** After `end()`, how long a peer may keep its side open before the connection is closed, in milliseconds. */
 const LINGER_MS = 2000;
 const lingering = new LingerList(
@@ -33,19 +38,23 @@ const lingering = new LingerList(
 );
 
 /**
- * Idle read buffers of closed connections, for the next ones: a fresh buffer is an allocation, zero-filling
- * and an external-memory charge on the garbage collector per connection. A buffer enters only once its read
- * loop has ended, so no read can still write into it.
+ * Read buffers no read is using, for the next connection or burst: a fresh buffer is an allocation,
+ * zero-filling and an external-memory charge on the garbage collector. A buffer enters only when no read can
+ * still write into it (its loop ended, or the connection went back to its idle buffer); no view of it
+ * outlives `onData` (the transport contract; `write` copies views of read buffers).
  */
-const spareReadBuffers: Uint8Array[] = [];
-/** At most this many spare buffers are kept (1 MiB). */
-const SPARE_READ_BUFFERS = 256;
+const spareIdleBuffers: Uint8Array[] = [];
+const spareBusyBuffers: Uint8Array[] = [];
+/** At most this many spare buffers of each size are kept (256 KiB and 1 MiB). */
+const SPARE_IDLE_BUFFERS = 256;
+const SPARE_BUSY_BUFFERS = 16;
 
 class DenoTransport implements Transport, Lingering {
   readonly #conn: Deno.Conn;
   handler!: TransportHandler;
   readonly #drain = new DrainTracker();
-  #queue: Uint8Array[] = [];
+  /** Chunks waiting while a write is in flight; `null` when none wait (most of the time). */
+  #queue: Uint8Array[] | null = null;
   #writing = false;
   #ending = false;
   #writeClosed = false;
@@ -54,7 +63,7 @@ class DenoTransport implements Transport, Lingering {
   #resume: (() => void) | undefined;
   #paused = false;
   lingerUntil = 0;
-  readonly #smallBuffer = spareReadBuffers.pop() ?? new Uint8Array(IDLE_READ_BYTES);
+  readonly #smallBuffer = spareIdleBuffers.pop() ?? new Uint8Array(IDLE_READ_BYTES);
   #readBuffer = this.#smallBuffer;
 
   constructor(conn: Deno.Conn) {
@@ -81,9 +90,9 @@ class DenoTransport implements Transport, Lingering {
     if (source === this.#smallBuffer.buffer || source === this.#readBuffer.buffer) {
       chunk = chunk.slice();
     }
-    this.#queue.push(chunk);
     const belowMark = this.#drain.queued(chunk.length);
-    if (!this.#writing) this.#writeQueued();
+    if (this.#writing) (this.#queue ??= []).push(chunk);
+    else this.#writeAll(chunk);
     return belowMark;
   }
 
@@ -124,8 +133,11 @@ class DenoTransport implements Transport, Lingering {
         if (this.#ending) continue; // lingering: drop what the peer still sends
         this.handler.onData(buffer.subarray(0, n));
         if (n === buffer.length && buffer === small) {
-          this.#readBuffer = new Uint8Array(BUSY_READ_BYTES);
-        } else if (n < IDLE_READ_BYTES && buffer !== small) this.#readBuffer = small;
+          this.#readBuffer = spareBusyBuffers.pop() ?? new Uint8Array(BUSY_READ_BYTES);
+        } else if (n < IDLE_READ_BYTES && buffer !== small) {
+          this.#readBuffer = small;
+          if (spareBusyBuffers.length < SPARE_BUSY_BUFFERS) spareBusyBuffers.push(buffer);
+        }
       }
       this.#peerEnded = true;
       if (this.#closed) return;
@@ -134,20 +146,23 @@ class DenoTransport implements Transport, Lingering {
     } catch (error) {
       this.#close(this.#ending ? undefined : error);
     } finally {
-      if (spareReadBuffers.length < SPARE_READ_BUFFERS) spareReadBuffers.push(small);
+      if (spareIdleBuffers.length < SPARE_IDLE_BUFFERS) spareIdleBuffers.push(small);
+      const busy = this.#readBuffer;
+      if (busy !== small && spareBusyBuffers.length < SPARE_BUSY_BUFFERS) {
+        spareBusyBuffers.push(busy);
+      }
     }
   }
 
-  async #writeQueued(): Promise<void> {
+  /** Writes `first`, then whatever was queued meanwhile, until nothing waits. */
+  async #writeAll(first: Uint8Array): Promise<void> {
     this.#writing = true;
-    const queue = this.#queue;
+    let chunk: Uint8Array | undefined = first;
     try {
-      while (queue.length > 0 && !this.#closed) {
-        const chunk = queue[0];
-        const written = await this.#conn.write(chunk);
+      while (chunk !== undefined && !this.#closed) {
+        const written: number = await this.#conn.write(chunk);
         this.#drain.written(written);
-        if (written < chunk.length) queue[0] = chunk.subarray(written);
-        else queue.shift();
+        chunk = written < chunk.length ? chunk.subarray(written) : this.#nextQueued();
       }
     } catch (error) {
       this.#close(error);
@@ -161,6 +176,30 @@ class DenoTransport implements Transport, Lingering {
       return;
     }
     if (this.#drain.drainDue()) this.handler.onDrain();
+  }
+
+  /**
+   * The next chunk to write: what waits, joined into one buffer when small (one write operation instead of
+   * one per chunk), else the oldest.
+   */
+  #nextQueued(): Uint8Array | undefined {
+    const queue = this.#queue;
+    if (queue === null) return undefined;
+    if (queue.length === 1) {
+      this.#queue = null;
+      return queue[0];
+    }
+    let total = 0;
+    for (const chunk of queue) total += chunk.length;
+    if (total > JOIN_LIMIT_BYTES) return queue.shift();
+    this.#queue = null;
+    const joined = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of queue) {
+      joined.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return joined;
   }
 
   /** Everything is written: send FIN, then linger until the peer closes too (or the linger ends). */
@@ -183,7 +222,7 @@ class DenoTransport implements Transport, Lingering {
     if (this.#closed) return;
     this.#closed = true;
     lingering.delete(this);
-    this.#queue.length = 0;
+    this.#queue = null;
     this.#drain.clear();
     this.#resume?.();
     try {

@@ -63,6 +63,7 @@ export function formatHttpDate(time: number): string {
 
 let cachedSecond = Number.NaN;
 let cachedText = "";
+let cachedLine = new Uint8Array(0);
 
 /**
  * The `Date` header value (RFC 9110 §6.6.1) for `now`, as an IMF-fixdate. The text is cached and recomputed
@@ -75,9 +76,19 @@ export function httpDate(now: number = Date.now()): string {
   const second = Math.floor(now / 1000);
   if (second !== cachedSecond) {
     cachedText = formatHttpDate(second * 1000);
+    cachedLine = Uint8Array.from(`Date: ${cachedText}\r\n`, (c) => c.charCodeAt(0));
     cachedSecond = second;
   }
   return cachedText;
+}
+
+/**
+ * `"Date: <now>\r\n"` as bytes, the header line every response carries; cached like {@linkcode httpDate}.
+ * The array is shared: never modify it.
+ */
+export function httpDateLine(): Uint8Array {
+  httpDate();
+  return cachedLine;
 }
 
 /** `count` ASCII digits at `start` as a number, or -1 when any of them is not a digit. */

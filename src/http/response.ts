@@ -8,9 +8,9 @@
  * @module
  */
 
-import type { OutputBuffer } from "../_output_buffer.ts";
+import { COPY_THRESHOLD_BYTES, type OutputBuffer } from "../_output_buffer.ts";
 import { type CookieOptions, serializeSetCookie } from "./cookies.ts";
-import { httpDate } from "./date.ts";
+import { httpDateLine } from "./date.ts";
 import { type HttpRequest, requestOwner } from "./request.ts";
 import { statusText } from "./status.ts";
 import type { StaticResponse } from "./static.ts";
@@ -74,6 +74,69 @@ export function writeLatin1(out: OutputBuffer, text: string): void {
   out.commit(n);
 }
 
+/** The UTF-8 length of `text` (a lone surrogate counts as U+FFFD, 3 bytes, as `TextEncoder` writes it). */
+export function utf8Length(text: string): number {
+  const n = text.length;
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2; // a pair: 2 UTF-16 units, 4 bytes
+        i++;
+      } else bytes += 2;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/**
+ * Writes `text` as UTF-8 straight into `out`'s slab, `byteLength` bytes (from {@linkcode utf8Length}): no
+ * intermediate array for the short bodies most responses have.
+ */
+function writeUtf8(out: OutputBuffer, text: string, byteLength: number): void {
+  if (byteLength > COPY_THRESHOLD_BYTES) {
+    out.append(textEncoder.encode(text));
+    return;
+  }
+  const buffer = out.reserve(byteLength);
+  const start = out.offset;
+  if (byteLength === text.length) {
+    // ASCII: one byte per unit.
+    for (let i = 0, offset = start; i < byteLength; i++) buffer[offset++] = text.charCodeAt(i);
+  } else {
+    textEncoder.encodeInto(text, buffer.subarray(start, start + byteLength));
+  }
+  out.commit(byteLength);
+}
+
+/** Body data held or queued: bytes, or text with its UTF-8 length. */
+type BodyPart = Uint8Array | string;
+
+const latin1Bytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+const CRLF = latin1Bytes("\r\n");
+const CONTENT_LENGTH = latin1Bytes("Content-Length: ");
+const CHUNKED = latin1Bytes("Transfer-Encoding: chunked\r\n");
+const CONNECTION_CLOSE = latin1Bytes("Connection: close\r\n");
+const CONNECTION_KEEP_ALIVE = latin1Bytes("Connection: keep-alive\r\n");
+
+/** `"HTTP/1.1 <status> <reason>\r\n"` as bytes, for the statuses sent so far. */
+const statusLines = new Map<number, Uint8Array>();
+
+function statusLine(status: number): Uint8Array {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    const reason = statusText(status);
+    line = latin1Bytes(`HTTP/1.1 ${status} ${reason}\r\n`);
+    // Registered statuses only: an app sending arbitrary codes cannot grow the map.
+    if (reason !== "Unknown") statusLines.set(status, line);
+  }
+  return line;
+}
+
 /** Headers the server computes itself from the response's state. */
 const MANAGED_HEADERS = new Set(["content-length", "transfer-encoding", "connection"]);
 
@@ -98,7 +161,8 @@ export class HttpResponse {
   #headerLines = "";
   #hasDate = false;
   #keepAlive: boolean;
-  #held: Uint8Array[] = [];
+  /** Body parts written before the head, `null` until the first (most responses hold one). */
+  #held: BodyPart[] | null = null;
   #heldBytes = 0;
   #chunked = false;
   #bodyBytesSent = 0;
@@ -202,18 +266,18 @@ export class HttpResponse {
    */
   writeBody(data: string | Uint8Array): 0 | -1 {
     if (this.#state === "finished" || this.#channel.closed) return -1;
-    const bytes = typeof data === "string" ? textEncoder.encode(data) : data;
-    if (bytes.length === 0) return 0;
+    const size = typeof data === "string" ? utf8Length(data) : data.length;
+    if (size === 0) return 0;
     if (this.#state === "open") {
       if (this.contentLength !== undefined && this.contentLength >= 0) {
-        this.#checkRoom(this.#heldBytes, bytes.length);
+        this.#checkRoom(this.#heldBytes, size);
       }
-      this.#held.push(bytes);
-      this.#heldBytes += bytes.length;
+      (this.#held ??= []).push(data);
+      this.#heldBytes += size;
       if (this.#heldBytes > BODY_HOLD_BYTES) this.#sendHead(false);
       return 0;
     }
-    this.#writeBodyBytes(bytes);
+    this.#writeBodyBytes(data, size);
     this.#channel.queueFlush();
     return 0;
   }
@@ -252,7 +316,7 @@ export class HttpResponse {
       while (!this.#channel.closed) {
         const { done, value } = await reader.read();
         if (done) break;
-        this.#writeBodyBytes(value);
+        this.#writeBodyBytes(value, value.length);
         this.#channel.queueFlush();
         await this.#channel.drained();
       }
@@ -317,18 +381,16 @@ export class HttpResponse {
     }
   }
 
-  #writeBodyBytes(bytes: Uint8Array): void {
+  /** Sends `size` bytes of body (`data`'s length, or its UTF-8 length when text). */
+  #writeBodyBytes(data: BodyPart, size: number): void {
     if (this.#headOnly) return;
     const out = this.#channel.out;
-    if (this.#expectedBytes >= 0) this.#checkRoom(this.#bodyBytesSent, bytes.length);
-    this.#bodyBytesSent += bytes.length;
-    if (this.#chunked) {
-      writeLatin1(out, bytes.length.toString(16) + "\r\n");
-      out.append(bytes);
-      writeLatin1(out, "\r\n");
-    } else {
-      out.append(bytes);
-    }
+    if (this.#expectedBytes >= 0) this.#checkRoom(this.#bodyBytesSent, size);
+    this.#bodyBytesSent += size;
+    if (this.#chunked) writeLatin1(out, size.toString(16) + "\r\n");
+    if (typeof data === "string") writeUtf8(out, data, size);
+    else out.append(data);
+    if (this.#chunked) writeLatin1(out, "\r\n");
   }
 
   #sendHead(finishing: boolean): void {
@@ -338,48 +400,50 @@ export class HttpResponse {
     }
     if (this.#channel.stopping) this.#keepAlive = false;
     const noBody = status < 200 || status === 204 || status === 304;
-    let lengthLine = "";
+    /** The `Content-Length` to send, -1 for none. */
+    let sentLength = -1;
     let length = this.contentLength;
     if (noBody) {
-      this.#held.length = 0;
+      this.#held = null;
       this.#heldBytes = 0;
       length = undefined;
       if (status === 304 && this.contentLength !== undefined && this.contentLength >= 0) {
-        lengthLine = `Content-Length: ${this.contentLength}\r\n`;
+        sentLength = this.contentLength;
       }
     } else if (length === undefined && finishing) {
       length = this.#heldBytes;
     }
     if (!noBody) {
       if (length !== undefined && length >= 0) {
-        lengthLine = `Content-Length: ${length}\r\n`;
+        sentLength = length;
         this.#expectedBytes = length;
       } else if (length === -1 || this.request.version === "HTTP/1.0") {
         this.#keepAlive = false;
       } else {
-        lengthLine = "Transfer-Encoding: chunked\r\n";
         this.#chunked = true;
       }
     }
-    const connectionLine = !this.#keepAlive
-      ? "Connection: close\r\n"
-      : this.request.version === "HTTP/1.0"
-      ? "Connection: keep-alive\r\n"
-      : "";
-    const dateLine = this.#hasDate ? "" : `Date: ${httpDate()}\r\n`;
     const out = this.#channel.out;
-    writeLatin1(
-      out,
-      `HTTP/1.1 ${status} ${
-        statusText(status)
-      }\r\n${this.#headerLines}${dateLine}${lengthLine}${connectionLine}\r\n`,
-    );
+    // Piece by piece into the slab, the fixed pieces from cached bytes: no string for the whole head.
+    out.copy(statusLine(status));
+    if (this.#headerLines !== "") writeLatin1(out, this.#headerLines);
+    if (!this.#hasDate) out.copy(httpDateLine());
+    if (sentLength >= 0) {
+      out.copy(CONTENT_LENGTH);
+      writeLatin1(out, String(sentLength));
+      out.copy(CRLF);
+    } else if (this.#chunked) out.copy(CHUNKED);
+    if (!this.#keepAlive) out.copy(CONNECTION_CLOSE);
+    else if (this.request.version === "HTTP/1.0") out.copy(CONNECTION_KEEP_ALIVE);
+    out.copy(CRLF);
     this.#state = "streaming";
     const held = this.#held;
-    if (held.length > 0) {
-      this.#held = [];
+    if (held !== null) {
+      this.#held = null;
       this.#heldBytes = 0;
-      for (const bytes of held) this.#writeBodyBytes(bytes);
+      for (const part of held) {
+        this.#writeBodyBytes(part, typeof part === "string" ? utf8Length(part) : part.length);
+      }
     }
     this.#channel.queueFlush();
   }

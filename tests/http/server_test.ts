@@ -91,6 +91,37 @@ describe("response writer", () => {
     );
   });
 
+  test("text bodies go out as UTF-8 with their exact byte length, held or streamed", async () => {
+    const texts = [
+      "plain ASCII",
+      "é and ß (2 bytes)",
+      "€ and ✓ (3 bytes)",
+      "😀 a pair (4 bytes)",
+      "lone \ud800 high and \udc00 low surrogates, and one at the end \ud83d",
+      "x".repeat(20_000) + "é".repeat(10_000), // above the slab copy threshold
+    ];
+    const encoder = new TextEncoder();
+    for (const streamed of [false, true]) {
+      await withServer(
+        (request) => {
+          const response = HttpResponse.create(request);
+          if (streamed) response.send();
+          for (const text of texts) response.writeBody(text);
+          response.destroy();
+        },
+        {},
+        async (server) => {
+          const connection = new MemoryConnection(server);
+          connection.write(get("/"));
+          const [response] = await connection.waitForResponses(1);
+          const expected = encoder.encode(texts.join(""));
+          assert.deepEqual(response.body, expected);
+          if (!streamed) assert.equal(response.header("content-length"), String(expected.length));
+        },
+      );
+    }
+  });
+
   test("a request in any chunking gets the same response", async () => {
     await withServer(echoAll, {}, async (server) => {
       const wire = ascii("POST /p?q=1 HTTP/1.1\r\nHost: test\r\nContent-Length: 5\r\n\r\nhello");
