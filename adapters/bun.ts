@@ -72,6 +72,8 @@ class BunTransport implements Transport, Lingering {
   #closed = false;
   #finished = false;
   lingerUntil = 0;
+  lingerPrev: Lingering | null = null;
+  lingerNext: Lingering | null = null;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;

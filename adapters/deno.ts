@@ -63,6 +63,8 @@ class DenoTransport implements Transport, Lingering {
   #resume: (() => void) | undefined;
   #paused = false;
   lingerUntil = 0;
+  lingerPrev: Lingering | null = null;
+  lingerNext: Lingering | null = null;
   readonly #smallBuffer = spareIdleBuffers.pop() ?? new Uint8Array(IDLE_READ_BYTES);
   #readBuffer = this.#smallBuffer;
 

@@ -34,6 +34,8 @@ class NodeTransport implements Transport, Lingering {
   failure: unknown;
   #watchingDrain = false;
   lingerUntil = 0;
+  lingerPrev: Lingering | null = null;
+  lingerNext: Lingering | null = null;
 
   constructor(socket: net.Socket) {
     this.#socket = socket;

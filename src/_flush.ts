@@ -15,7 +15,9 @@ export interface Flushable {
   flush(): void;
 }
 
-let queue: Flushable[] = [];
+/** Dirty targets in `dirty[0..dirtyCount)`; the array is reused, so marking allocates nothing. */
+const dirty: (Flushable | undefined)[] = [];
+let dirtyCount = 0;
 let depth = 0;
 let microtaskPending = false;
 
@@ -23,7 +25,7 @@ let microtaskPending = false;
 export function markDirty(target: Flushable): void {
   if (target.flushQueued) return;
   target.flushQueued = true;
-  queue.push(target);
+  dirty[dirtyCount++] = target;
   if (depth === 0 && !microtaskPending) {
     microtaskPending = true;
     queueMicrotask(flushFromMicrotask);
@@ -46,17 +48,23 @@ function flushFromMicrotask(): void {
 }
 
 function flushAll(): void {
-  // A flush can make more connections dirty (a drain handler that writes): loop until the queue stays empty.
-  while (queue.length > 0) {
-    const batch = queue;
-    queue = [];
-    for (const target of batch) {
+  // A flush can make more connections dirty (a drain handler that writes): they are appended, and reached
+  // by the same loop.
+  let i = 0;
+  try {
+    for (; i < dirtyCount; i++) {
+      const target = dirty[i]!;
+      dirty[i] = undefined;
       target.flushQueued = false;
       target.flush();
     }
-    if (queue.length === 0) {
-      batch.length = 0;
-      queue = batch;
+  } finally {
+    // Only when a flush threw: the targets after it stay queued for the next flush.
+    let kept = 0;
+    for (let j = i + 1; j < dirtyCount; j++) {
+      dirty[kept++] = dirty[j];
+      dirty[j] = undefined;
     }
+    dirtyCount = kept;
   }
 }

@@ -14,16 +14,21 @@
 export interface Lingering {
   /** When its linger ends, in `Date.now()` milliseconds; owned by the list. */
   lingerUntil: number;
+  /** Its neighbours in the list; owned by the list (`null` at the ends, and when not lingering). */
+  lingerPrev: Lingering | null;
+  lingerNext: Lingering | null;
   /** The linger is over and the peer has not closed: close at once. */
   lingerExpired(): void;
 }
 
 /**
- * Transports lingering after their FIN, in the order they started. Every member waits the same time, so
- * that order is also the order of their deadlines and only the oldest needs a timer.
+ * Transports lingering after their FIN, in the order they started: a list threaded through them, so adding
+ * and removing allocate nothing. Every member waits the same time, so that order is also the order of their
+ * deadlines and only the oldest needs a timer.
  */
 export class LingerList {
-  readonly #members = new Set<Lingering>();
+  #oldest: Lingering | null = null;
+  #newest: Lingering | null = null;
   readonly #lingerMs: number;
   readonly #unref: (timer: unknown) => void;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -38,16 +43,31 @@ export class LingerList {
     this.#unref = unref;
   }
 
-  /** Starts `member`'s linger; {@linkcode Lingering.lingerExpired} is called unless it is deleted first. */
+  /**
+   * Starts `member`'s linger; {@linkcode Lingering.lingerExpired} is called unless it is deleted first. A
+   * member already lingering starts over.
+   */
   add(member: Lingering): void {
+    this.delete(member);
     member.lingerUntil = Date.now() + this.#lingerMs;
-    this.#members.add(member);
+    const newest = this.#newest;
+    member.lingerPrev = newest;
+    if (newest === null) this.#oldest = member;
+    else newest.lingerNext = member;
+    this.#newest = member;
     if (this.#timer === undefined) this.#arm(this.#lingerMs);
   }
 
   /** Ends `member`'s linger (its peer closed); a member not in the list is ignored. */
   delete(member: Lingering): void {
-    this.#members.delete(member);
+    const { lingerPrev: prev, lingerNext: next } = member;
+    if (prev === null && this.#oldest !== member) return;
+    if (prev === null) this.#oldest = next;
+    else prev.lingerNext = next;
+    if (next === null) this.#newest = prev;
+    else next.lingerPrev = prev;
+    member.lingerPrev = null;
+    member.lingerNext = null;
   }
 
   #arm(delayMs: number): void {
@@ -58,12 +78,12 @@ export class LingerList {
   readonly #sweep = (): void => {
     this.#timer = undefined;
     const now = Date.now();
-    for (const member of this.#members) {
+    for (let member = this.#oldest; member !== null; member = this.#oldest) {
       if (member.lingerUntil > now) {
         this.#arm(member.lingerUntil - now);
         return;
       }
-      this.#members.delete(member);
+      this.delete(member);
       member.lingerExpired();
     }
   };

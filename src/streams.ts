@@ -39,6 +39,8 @@ class StreamTransport implements Transport, Lingering {
   #ending = false;
   #peerEnded = false;
   lingerUntil = 0;
+  lingerPrev: Lingering | null = null;
+  lingerNext: Lingering | null = null;
   readonly #written: () => void;
   readonly #failed: (error: unknown) => void;
 

@@ -14,6 +14,9 @@
 export interface WheelItem {
   /** The second this item is in a bucket for, or -1 when in none; owned by the wheel. */
   wheelSecond: number;
+  /** The neighbours in its bucket; owned by the wheel (`null` at the ends, and when in none). */
+  wheelPrev: WheelItem | null;
+  wheelNext: WheelItem | null;
 }
 
 /** 512 one-second buckets: more than the 255 s maximum Websocket timeout, so most items land exactly. */
@@ -21,10 +24,12 @@ const BUCKETS = 512;
 
 /** A ring of one-second buckets. */
 export class TimerWheel<T extends WheelItem> {
-  // Sets, not arrays: a closed connection leaves its bucket at once. Held until its bucket came round, it
-  // would outlive the young generation of the garbage collector and be promoted, which under a stream of
-  // short connections costs more than the rest of their lifetime together.
-  #buckets: (Set<T> | undefined)[] = new Array(BUCKETS);
+  // Each bucket is a list threaded through its items: adding and removing allocate nothing, and a closed
+  // connection leaves its bucket at once. Held until its bucket came round, it would outlive the young
+  // generation of the garbage collector and be promoted, which under a stream of short connections costs
+  // more than the rest of their lifetime together.
+  #heads: (WheelItem | null)[] = new Array(BUCKETS).fill(null);
+  #tails: (WheelItem | null)[] = new Array(BUCKETS).fill(null);
   #second: number;
   #size = 0;
 
@@ -53,9 +58,12 @@ export class TimerWheel<T extends WheelItem> {
     }
     item.wheelSecond = second;
     const index = second % BUCKETS;
-    const bucket = this.#buckets[index];
-    if (bucket === undefined) this.#buckets[index] = new Set([item]);
-    else bucket.add(item);
+    const tail = this.#tails[index];
+    item.wheelPrev = tail;
+    item.wheelNext = null;
+    if (tail === null) this.#heads[index] = item;
+    else tail.wheelNext = item;
+    this.#tails[index] = item;
     this.#size++;
   }
 
@@ -63,23 +71,31 @@ export class TimerWheel<T extends WheelItem> {
   remove(item: T): void {
     if (item.wheelSecond === -1) return;
     const index = item.wheelSecond % BUCKETS;
+    const { wheelPrev: prev, wheelNext: next } = item;
+    if (prev === null) this.#heads[index] = next;
+    else prev.wheelNext = next;
+    if (next === null) this.#tails[index] = prev;
+    else next.wheelPrev = prev;
     item.wheelSecond = -1;
-    if (this.#buckets[index]?.delete(item)) this.#size--;
+    item.wheelPrev = null;
+    item.wheelNext = null;
+    this.#size--;
   }
 
-  /** Advances to `nowMs`, calling `fire` for every item whose bucket has come due, in scheduling order. */
+  /**
+   * Advances to `nowMs`, calling `fire` for every item whose bucket has come due, in scheduling order. `fire`
+   * may schedule or remove any item, the ones still waiting in the same bucket included.
+   */
   advance(nowMs: number, fire: (item: T) => void): void {
     const target = Math.floor(nowMs / 1000);
     while (this.#second < target) {
       const second = ++this.#second;
       const index = second % BUCKETS;
-      const bucket = this.#buckets[index];
-      if (bucket === undefined) continue;
-      this.#buckets[index] = undefined;
-      this.#size -= bucket.size;
-      for (const item of bucket) {
-        item.wheelSecond = -1;
-        fire(item);
+      // New items never land in the bucket being emptied (they are due at least a second later, and at most
+      // BUCKETS - 1 seconds ahead), so taking the head until none is left ends.
+      for (let item = this.#heads[index]; item !== null; item = this.#heads[index]) {
+        this.remove(item as T);
+        fire(item as T);
       }
     }
   }

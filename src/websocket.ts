@@ -469,21 +469,38 @@ function upgrade(settings: WebsocketSettings): void {
   }
   session.subprotocol = subprotocol;
   const extraLines = settings.response?.takeHeaderLinesForUpgrade() ?? "";
-  const finish = (accept: string) => {
-    if (connection.closed) {
-      session.callOnClose();
-      return;
-    }
-    const protocolLine = subprotocol === "" ? "" : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`;
-    connection.switchProtocols(
-      `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${protocolLine}${extraLines}`,
-      session,
-    );
-  };
   const accept = acceptKey(key, connection.sha1Base64);
-  if (typeof accept === "string") finish(accept);
-  else accept.then(finish, (error) => connection.rejectUpgrade(new HttpError(500, String(error))));
+  // No closure on the synchronous path (every runtime adapter hashes synchronously).
+  if (typeof accept === "string") finishUpgrade(session, accept, extraLines);
+  else {
+    accept.then(
+      (value) => finishUpgrade(session, value, extraLines),
+      (error) => connection.rejectUpgrade(new HttpError(500, String(error))),
+    );
+  }
 }
+
+/** Sends the 101 with `Sec-WebSocket-Accept: accept` and hands the connection to `session`. */
+function finishUpgrade(session: Session, accept: string, extraLines: string): void {
+  const connection = session.connection;
+  if (connection.closed) {
+    session.callOnClose();
+    return;
+  }
+  const subprotocol = session.subprotocol;
+  const protocolLine = subprotocol === "" ? "" : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`;
+  connection.switchProtocols(
+    UPGRADE_LINES,
+    `Sec-WebSocket-Accept: ${accept}\r\n${protocolLine}${extraLines}`,
+    session,
+  );
+}
+
+/** The fixed fields of every 101 (RFC 6455 §4.2.2), as bytes. */
+const UPGRADE_LINES = Uint8Array.from(
+  "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+  (c) => c.charCodeAt(0),
+);
 
 function sessionFor(ws: WebsocketConnection): Session {
   if (!(ws instanceof WebsocketConnection)) throw new TypeError("Not a Websocket connection");

@@ -50,4 +50,21 @@ describe("flush batching", () => {
     leaveCallback();
     assert.deepEqual(log, ["a", "b"]);
   });
+
+  test("when a flush throws, the targets after it stay queued and flush next time", () => {
+    const log: string[] = [];
+    const failing = target(log, "failing", () => {
+      throw new Error("flush failed");
+    });
+    const after = target(log, "after");
+    enterCallback();
+    markDirty(failing);
+    markDirty(after);
+    assert.throws(() => leaveCallback(), /flush failed/);
+    assert.deepEqual(log, ["failing"]);
+    enterCallback();
+    leaveCallback();
+    assert.deepEqual(log, ["failing", "after"]);
+    assert.equal(after.flushQueued, false);
+  });
 });

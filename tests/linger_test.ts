@@ -18,6 +18,8 @@ function member(name: string, log: Member[], onExpired?: () => void): Member {
     addedAt: Date.now(),
     expiredAt: -1,
     lingerUntil: 0,
+    lingerPrev: null,
+    lingerNext: null,
     lingerExpired() {
       this.expiredAt = Date.now();
       log.push(this);
@@ -86,6 +88,18 @@ describe("LingerList", () => {
       late.expiredAt - late.addedAt >= LINGER_MS - 1,
       `expired after ${late.expiredAt - late.addedAt} ms`,
     );
+  });
+
+  test("adding a lingering member again restarts it at the end of the line", async () => {
+    const list = new LingerList(LINGER_MS);
+    const { log, done, expired } = expiries(2);
+    const a = member("a", log, expired);
+    const b = member("b", log, expired);
+    list.add(a);
+    list.add(b);
+    list.add(a);
+    await done;
+    assert.deepEqual(log.map((m) => m.name), ["b", "a"]);
   });
 
   test("the timer is unref'd so a lingering peer cannot keep the process alive", () => {

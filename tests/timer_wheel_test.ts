@@ -7,7 +7,7 @@ interface Item extends WheelItem {
 }
 
 function item(name: string): Item {
-  return { name, wheelSecond: -1 };
+  return { name, wheelSecond: -1, wheelPrev: null, wheelNext: null };
 }
 
 function fired(wheel: TimerWheel<Item>, nowMs: number): string[] {
@@ -54,6 +54,25 @@ describe("TimerWheel", () => {
     assert.deepEqual(fired(wheel, 5_000), ["b"]);
     wheel.schedule(a, 6_000);
     assert.deepEqual(fired(wheel, 6_000), ["a"], "a removed item can be scheduled again");
+  });
+
+  test("fire may remove or re-schedule items still waiting in the same bucket", () => {
+    const wheel = new TimerWheel<Item>(0);
+    const [a, b, c, d] = ["a", "b", "c", "d"].map(item);
+    for (const each of [a, b, c, d]) wheel.schedule(each, 1_000);
+    const names: string[] = [];
+    wheel.advance(1_000, (entry) => {
+      names.push(entry.name);
+      if (entry === a) {
+        wheel.remove(c);
+        wheel.schedule(b, 3_000); // already due earlier: stays, fires now
+      }
+      if (entry === b) wheel.schedule(b, 2_000); // fired items may come back
+    });
+    assert.deepEqual(names, ["a", "b", "d"]);
+    assert.equal(wheel.size, 1);
+    assert.deepEqual(fired(wheel, 2_000), ["b"]);
+    assert.equal(wheel.size, 0);
   });
 
   test("deadlines beyond the ring wait in its farthest bucket", () => {

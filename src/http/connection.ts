@@ -79,6 +79,12 @@ type Mode = "http" | "upgraded" | "closing" | "closed";
 
 let nextUuid = 1;
 
+const SWITCHING_PROTOCOLS = Uint8Array.from(
+  "HTTP/1.1 101 Switching Protocols\r\n",
+  (c) => c.charCodeAt(0),
+);
+const CRLF = Uint8Array.of(13, 10);
+
 /** An HTTP connection; created by the server for each accepted transport. */
 export class HttpConnection
   implements TransportHandler, ResponseChannel, RequestOwner, Flushable, WheelItem {
@@ -88,6 +94,8 @@ export class HttpConnection
   readonly out: OutputBuffer = new OutputBuffer();
   flushQueued = false;
   wheelSecond = -1;
+  wheelPrev: WheelItem | null = null;
+  wheelNext: WheelItem | null = null;
   readonly #host: ConnectionHost;
   readonly #transport: Transport;
   /** Dropped after an upgrade: a Websocket never parses HTTP again. */
@@ -313,12 +321,16 @@ export class HttpConnection
   }
 
   /**
-   * Sends `101 Switching Protocols` with `headerLines` (each ending in CRLF) and routes the transport to
-   * `protocol`, including bytes that arrived after the request.
+   * Sends `101 Switching Protocols` with the header lines `fixedLines` (bytes) and `headerLines` (each line
+   * ending in CRLF) and routes the transport to `protocol`, including bytes that arrived after the request.
    */
-  switchProtocols(headerLines: string, protocol: UpgradedProtocol): void {
+  switchProtocols(fixedLines: Uint8Array, headerLines: string, protocol: UpgradedProtocol): void {
     if (this.#mode !== "http") return;
-    writeLatin1(this.out, `HTTP/1.1 101 Switching Protocols\r\n${headerLines}\r\n`);
+    const out = this.out;
+    out.copy(SWITCHING_PROTOCOLS);
+    out.copy(fixedLines);
+    writeLatin1(out, headerLines);
+    out.copy(CRLF);
     markDirty(this);
     this.#mode = "upgraded";
     this.#protocol = protocol;

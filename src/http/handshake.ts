@@ -136,10 +136,34 @@ function listElements(value: string): string[] {
   return elements;
 }
 
-/** Whether the comma-separated list `value` has an element equal to `token` (lowercase), in any case. */
+/**
+ * Whether the comma-separated list `value` has an element equal to `token` (lowercase ASCII), in any case.
+ * Compares in place: every handshake asks twice, and slicing and lower-casing each element would allocate.
+ */
 function hasToken(value: string | undefined, token: string): boolean {
-  return value !== undefined &&
-    listElements(value).some((element) => element.toLowerCase() === token);
+  if (value === undefined) return false;
+  let start = 0;
+  while (start <= value.length) {
+    let end = value.indexOf(",", start);
+    if (end < 0) end = value.length;
+    let from = start;
+    let to = end;
+    while (from < to && isWhitespace(value.charCodeAt(from))) from++;
+    while (to > from && isWhitespace(value.charCodeAt(to - 1))) to--;
+    if (to - from === token.length && equalsLowerAscii(value, from, token)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+/** Whether `text[from..from + lower.length)` equals `lower` ignoring ASCII case. */
+function equalsLowerAscii(text: string, from: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let c = text.charCodeAt(from + i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** RFC 9110 §5.6.2: a token is one or more of these. */
