@@ -19,6 +19,7 @@ export interface Flushable {
 const dirty: (Flushable | undefined)[] = [];
 let dirtyCount = 0;
 let depth = 0;
+let flushing = false;
 let microtaskPending = false;
 
 /** Queues `target` to be flushed at the end of the current callback or in a microtask. */
@@ -49,7 +50,10 @@ function flushFromMicrotask(): void {
 
 function flushAll(): void {
   // A flush can make more connections dirty (a drain handler that writes): they are appended, and reached
-  // by the same loop.
+  // by the same loop. A transport may also call back synchronously from a write (a close): the nested
+  // callback leaves the flushing to the loop already running.
+  if (flushing) return;
+  flushing = true;
   let i = 0;
   try {
     for (; i < dirtyCount; i++) {
@@ -66,5 +70,6 @@ function flushAll(): void {
       dirty[j] = undefined;
     }
     dirtyCount = kept;
+    flushing = false;
   }
 }

@@ -67,4 +67,21 @@ describe("flush batching", () => {
     assert.deepEqual(log, ["failing", "after"]);
     assert.equal(after.flushQueued, false);
   });
+
+  test("a transport callback made during a flush leaves the flushing to the running pass", () => {
+    const log: string[] = [];
+    const c = target(log, "c");
+    const b = target(log, "b");
+    // a's write makes its transport call back at once (a close), which marks c dirty and leaves a callback.
+    const a = target(log, "a", () => {
+      enterCallback();
+      markDirty(c);
+      leaveCallback();
+    });
+    enterCallback();
+    markDirty(a);
+    markDirty(b);
+    leaveCallback();
+    assert.deepEqual(log, ["a", "b", "c"]);
+  });
 });
