@@ -33,6 +33,7 @@ class NodeTransport implements Transport, Lingering {
   /** The socket's error, reported with `onClose`. */
   failure: unknown;
   #watchingDrain = false;
+  #drainListener = false;
   lingerUntil = 0;
   lingerPrev: Lingering | null = null;
   lingerNext: Lingering | null = null;
@@ -51,7 +52,14 @@ class NodeTransport implements Transport, Lingering {
   }
 
   write(chunk: Uint8Array): boolean {
-    return this.#socket.write(chunk);
+    const socket = this.#socket;
+    if (socket.write(chunk)) return true;
+    // Most connections never fill the socket's buffer: listen for drain only once one has.
+    if (!this.#drainListener) {
+      this.#drainListener = true;
+      socket.on("drain", onDrain);
+    }
+    return false;
   }
 
   get bufferedAmount(): number {
@@ -116,10 +124,9 @@ function onClose(this: BoundSocket): void {
 }
 
 function bind(socket: net.Socket, transport: NodeTransport): void {
-  socket.setNoDelay(true);
+  // No setNoDelay here: the server's noDelay option already set it on every accepted socket.
   (socket as BoundSocket)[TRANSPORT] = transport;
   socket.on("data", onData);
-  socket.on("drain", onDrain);
   socket.on("end", onEnd);
   socket.on("error", onError);
   socket.on("close", onClose);
@@ -135,7 +142,7 @@ export const listenNode: Listen = (options, accept) => {
   const server = options.tls === undefined
     ? net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection)
     : tls.createServer(
-      { allowHalfOpen: true, cert: options.tls.cert, key: options.tls.key },
+      { allowHalfOpen: true, noDelay: true, cert: options.tls.cert, key: options.tls.key },
       onConnection,
     );
   return new Promise((resolve, reject) => {

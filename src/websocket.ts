@@ -433,7 +433,7 @@ function upgrade(settings: WebsocketSettings): void {
   connection.beginUpgrade(request, settings.response);
   const session = new Session(connection, settings);
   let key: string;
-  let offered: string[];
+  let offered: readonly string[];
   try {
     ({ key, protocols: offered } = checkUpgrade(request.head));
     const origin = request.headers.get("origin");

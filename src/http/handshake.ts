@@ -22,8 +22,11 @@ export interface UpgradeOffer {
   /** The `Sec-WebSocket-Key`, to be answered with {@linkcode acceptKey}. */
   key: string;
   /** The subprotocols the client offers in `Sec-WebSocket-Protocol`, in its order of preference. */
-  protocols: string[];
+  protocols: readonly string[];
 }
+
+/** The offer of a client that names no subprotocol: shared, never modified. */
+const NO_PROTOCOLS: readonly string[] = Object.freeze([]);
 
 /** RFC 6455 §1.3: appended to the client's key before hashing. */
 export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -58,7 +61,7 @@ export function checkUpgrade(req: UpgradeRequestLike): UpgradeOffer {
     throw new HttpError(400, "Sec-WebSocket-Key must be 16 bytes in base64");
   }
   const offered = req.headers.get("sec-websocket-protocol");
-  return { key, protocols: offered === undefined ? [] : parseProtocols(offered) };
+  return { key, protocols: offered === undefined ? NO_PROTOCOLS : parseProtocols(offered) };
 }
 
 /**

@@ -365,7 +365,8 @@ export class RequestParser {
   #path = "";
   #query = "";
   #version: "HTTP/1.0" | "HTTP/1.1" = "HTTP/1.1";
-  #headers = new HttpHeaders();
+  /** Made at the first field (or the end of the head): an idle or upgraded connection holds none. */
+  #headers: HttpHeaders | null = null;
   #host: string | undefined;
   #contentLength = -1;
   #transferEncoding: string | undefined;
@@ -439,7 +440,7 @@ export class RequestParser {
     this.#path = "";
     this.#query = "";
     this.#version = "HTTP/1.1";
-    this.#headers = new HttpHeaders();
+    this.#headers = null;
     this.#host = undefined;
     this.#contentLength = -1;
     this.#transferEncoding = undefined;
@@ -804,7 +805,7 @@ export class RequestParser {
         valueEnd - valueStart <= MAX_INTERNED_BYTES
       ? intern(buf, valueStart, valueEnd, valueHash).text
       : latin1(buf, valueStart, valueEnd, ascii);
-    this.#headers.append(name, value, lower);
+    (this.#headers ??= new HttpHeaders()).append(name, value, lower);
     // Classify once here, so the head needs no lookups afterwards.
     switch (lower) {
       case "host":
@@ -918,7 +919,7 @@ export class RequestParser {
       path: this.#path,
       query: this.#query,
       version,
-      headers: this.#headers,
+      headers: this.#headers ??= new HttpHeaders(),
       host: this.#host,
       contentLength: length,
       chunked,
