@@ -13,15 +13,20 @@
  * machine hits both alike; the table shows the median requests/s of each, their ratio, and the spread of
  * the rounds (± half their range, relative to the median).
  *
+ * `--floors` (opt-in) adds a third contender on Node and Deno, run in the same rounds (A B C): the
+ * canned-response servers of `bench/floors/` (`node_net_http.mjs` on `node:net`, `deno_conn_http.ts` on
+ * `Deno.Conn`), which parse nothing and write one fixed response per read: the ceiling of an HTTP server
+ * on that runtime's socket API. The table then gains the floor's requests/s, floor/peer and its spread.
+ *
  * Options: `--rounds=N` (default 3), `--duration=S` (seconds per run, default 5), `--connections=N`
- * (default 100), `--warmup=S` (seconds, default 1). Needs `wrk` (Debian: `apt-get install wrk`) and
+ * (default 100), `--warmup=S` (seconds, default 1), `--floors`. Needs `wrk` (Debian: `apt-get install wrk`) and
  * `taskset` (util-linux); runs on Deno, Bun or Node 20+ (only `node:` modules and `fetch`).
  *
  * @module
  */
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
@@ -34,6 +39,8 @@ const CLIENT_CPU = "1";
 const START_LIMIT_MS = 30_000;
 /** How long a server may take to exit after SIGTERM before it is killed. */
 const STOP_LIMIT_MS = 5_000;
+/** Held for the whole run, as `bench/ws.ts` does, so two benchmarks that honour it never overlap. */
+const LOCK_DIR = "/tmp/wharf-bench.lock";
 
 interface Options {
   runtimes: string[];
@@ -41,6 +48,8 @@ interface Options {
   duration: number;
   connections: number;
   warmup: number;
+  /** `--floors`: also measure the canned-response servers of `bench/floors/`. */
+  floors: boolean;
 }
 
 interface Contender {
@@ -54,6 +63,11 @@ interface Runtime {
   version: string[];
   wharf: Contender;
   peer: Contender;
+  /**
+   * `bench/floors/`: one canned response written per read on the runtime's public socket API, no
+   * parsing; no HTTP server on that API can answer faster (`--floors`).
+   */
+  floor?: Contender;
 }
 
 const deno = `${ROOT}node_modules/.bin/deno`;
@@ -65,12 +79,17 @@ const RUNTIMES: Runtime[] = [
     version: ["node", "--version"],
     wharf: { command: ["node", "npm/examples/echo.js"], label: "Wharf" },
     peer: { command: ["node", "bench/peers/node_http.mjs"], label: "node:http" },
+    floor: { command: ["node", "bench/floors/node_net_http.mjs"], label: "bare node:net" },
   },
   {
     name: "deno",
     version: [deno, "--version"],
     wharf: { command: [deno, "run", "-A", "examples/echo.ts"], label: "Wharf" },
     peer: { command: [deno, "run", "-A", "bench/peers/deno_serve.ts"], label: "Deno.serve" },
+    floor: {
+      command: [deno, "run", "-A", "bench/floors/deno_conn_http.ts"],
+      label: "bare Deno.Conn",
+    },
   },
   {
     name: "bun",
@@ -83,16 +102,26 @@ const RUNTIMES: Runtime[] = [
 class BenchError extends Error {}
 
 function parseOptions(args: readonly string[]): Options {
-  const options: Options = { runtimes: [], rounds: 3, duration: 5, connections: 100, warmup: 1 };
+  const options: Options = {
+    runtimes: [],
+    rounds: 3,
+    duration: 5,
+    connections: 100,
+    warmup: 1,
+    floors: false,
+  };
   for (const arg of args) {
     const match = /^--(rounds|duration|connections|warmup)=(\d+)$/.exec(arg);
-    if (match !== null) {
+    if (arg === "--floors") {
+      options.floors = true;
+    } else if (match !== null) {
       options[match[1] as "rounds" | "duration" | "connections" | "warmup"] = Number(match[2]);
     } else if (RUNTIMES.some((runtime) => runtime.name === arg)) {
       options.runtimes.push(arg);
     } else {
       throw new BenchError(
-        `Unknown argument ${arg} (runtimes: node deno bun; --rounds= --duration= --connections= --warmup=)`,
+        `Unknown argument ${arg} (runtimes: node deno bun; --rounds= --duration= --connections= --warmup= ` +
+          "--floors)",
       );
     }
   }
@@ -240,9 +269,60 @@ function table(rows: string[][]): string {
 
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
 
+function acquireLock(): void {
+  const deadline = Date.now() + 30 * 60_000;
+  let warned = false;
+  while (true) {
+    try {
+      mkdirSync(LOCK_DIR);
+      writeFileSync(`${LOCK_DIR}/pid`, String(process.pid));
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "EEXIST") throw error;
+    }
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(`${LOCK_DIR}/pid`, "utf8"));
+    } catch {
+      // Being created right now, or left without a pid file.
+    }
+    if (Number.isInteger(owner) && !existsSync(`/proc/${owner}`)) {
+      rmSync(LOCK_DIR, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new BenchError(`${LOCK_DIR} is still held by process ${owner}`);
+    }
+    if (!warned) {
+      console.error(`Waiting for another benchmark to finish (${LOCK_DIR}, process ${owner}) ...`);
+      warned = true;
+    }
+    spawnSync("sleep", ["1"]);
+  }
+}
+
+function releaseLock(): void {
+  try {
+    if (Number(readFileSync(`${LOCK_DIR}/pid`, "utf8")) === process.pid) {
+      rmSync(LOCK_DIR, { recursive: true, force: true });
+    }
+  } catch {
+    // Not ours or already gone.
+  }
+}
+
 async function main(args: readonly string[]): Promise<void> {
   const options = parseOptions(args);
   checkTools(options);
+  acquireLock();
+  try {
+    await measureAll(options);
+  } finally {
+    releaseLock();
+  }
+}
+
+async function measureAll(options: Options): Promise<void> {
   const cpu = /model name\s*:\s*(.+)/.exec(
     existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "",
   )?.[1] ?? "unknown CPU";
@@ -260,13 +340,18 @@ async function main(args: readonly string[]): Promise<void> {
     "Wharf/peer",
     "Wharf spread",
     "peer spread",
+    ...(options.floors ? ["floor", "floor req/s", "floor/peer", "floor spread"] : []),
   ]];
   const warnings: string[] = [];
+  const floorLines: string[] = [];
   for (const runtime of RUNTIMES.filter((runtime) => options.runtimes.includes(runtime.name))) {
-    const results = { wharf: [] as number[], peer: [] as number[] };
+    const results = { wharf: [] as number[], peer: [] as number[], floor: [] as number[] };
+    const sides = options.floors && runtime.floor !== undefined
+      ? ["wharf", "peer", "floor"] as const
+      : ["wharf", "peer"] as const;
     for (let round = 0; round < options.rounds; round++) {
-      for (const side of ["wharf", "peer"] as const) {
-        const contender = runtime[side];
+      for (const side of sides) {
+        const contender = runtime[side]!;
         const result = await measure(contender, options);
         results[side].push(result.requestsPerSecond);
         console.log(
@@ -291,9 +376,33 @@ async function main(args: readonly string[]): Promise<void> {
       (wharf / peer).toFixed(2),
       spread(results.wharf),
       spread(results.peer),
+      ...(!options.floors ? [] : runtime.floor === undefined ? ["–", "–", "–", "–"] : [
+        runtime.floor.label,
+        integer.format(median(results.floor)),
+        (median(results.floor) / peer).toFixed(2),
+        spread(results.floor),
+      ]),
     ]);
+    if (options.floors && runtime.floor !== undefined) {
+      const floor = median(results.floor);
+      floorLines.push(
+        `${runtime.name}: a server on ${runtime.floor.label.replace("bare ", "")} that parses ` +
+          `nothing and writes one canned response per read answers ${
+            integer.format(floor)
+          } req/s, ` +
+          `${(floor / peer).toFixed(2)} of ${runtime.peer.label}'s; Wharf reaches ` +
+          `${(wharf / floor).toFixed(2)} of it.`,
+      );
+    }
   }
   console.log(`\n${table(rows)}`);
+  if (floorLines.length > 0) {
+    console.log(
+      "\nFloors (--floors, bench/floors/): one canned response written per read on the runtime's " +
+        "socket API, no parsing.",
+    );
+    for (const line of floorLines) console.log(line);
+  }
   for (const warning of warnings) console.log(`warning: ${warning}`);
 }
 

@@ -21,9 +21,12 @@
  *       keeps them idle (answering pings) until stdin reaches end of file, SIGTERM/SIGINT, or
  *       `duration` seconds if given; then closes them and prints a summary line.
  *   loadgen broadcast --port P [--connections 100] [--duration 5] [--warmup 1] [--size 32]
- *       Connects, then connection 0 sends a message every time the previous one has reached every
- *       connection (the server must relay each message to all connections, sender included). Counts
- *       deliveries per second.
+ *       Opens the connections (at most 64 handshakes at a time, as `hold`); once none is still opening,
+ *       connection 0 sends a message every time the previous one has reached every open connection (the
+ *       server must relay each message to all connections, sender included). The warm-up starts then,
+ *       so however long the connections took to open, the measured window begins after it. Connections
+ *       still opening after CONNECT_LIMIT_S seconds end the run with an error. Counts deliveries per
+ *       second.
  *
  * Common options: --host 127.0.0.1, --path /, --server-pid PID (reports the server's CPU time over the
  * measured window, read from /proc/PID/stat).
@@ -203,6 +206,9 @@ static struct {
   double warmup;
   int server_pid;
 } opt = {MODE_ECHO, "127.0.0.1", 0, "/", 32, 1, 100, 16, 5, 1, 0};
+
+/* Broadcast: how long opening the connections may take before the run gives up. */
+#define CONNECT_LIMIT_S 45.0
 
 static struct sockaddr_in server_addr;
 static int epfd;
@@ -916,11 +922,14 @@ int main(int argc, char **argv) {
   size_t cap = 256 * 1024;
   uint8_t *buf = malloc(cap);
   struct epoll_event events[1024];
-  /* Hold: at most this many handshakes at once, under the listen backlogs of the servers (128–511). */
-  int max_pending = opt.mode == MODE_HOLD ? 64 : opt.connections;
+  /* Hold and broadcast: at most this many handshakes at once, under the listen backlogs of the servers
+   * (128–511), so no SYN is dropped and retried a second or more later. */
+  int max_pending = opt.mode == MODE_HOLD || opt.mode == MODE_BROADCAST ? 64 : opt.connections;
   int next_to_open = 0;
 
   double start = now_s();
+  /* Broadcast: the warm-up counts from when every connection is open (0 until then). */
+  double connected_at = 0;
   double window_start = 0, window_end = 0;
   double cpu_start = 0, sys_start = 0, server_cpu_start = 0, machine_cpu_start = 0;
   int open_at_start = 0;
@@ -937,7 +946,7 @@ int main(int argc, char **argv) {
   double ready_at = 0;
   int stdin_closed = 0;
   while (!stop_signal && !stdin_closed) {
-    /* Open connections: all at once, except hold's limit on concurrent handshakes. */
+    /* Open connections: all at once, except hold's and broadcast's limit on concurrent handshakes. */
     if (opt.mode == MODE_HANDSHAKE) {
       if (sending) {
         for (int i = 0; i < opt.connections; i++) {
@@ -973,11 +982,20 @@ int main(int argc, char **argv) {
       if (ready_printed && opt.duration > 0 && t - ready_at >= opt.duration) break;
       continue;
     }
-    if (opt.mode == MODE_BROADCAST && !measuring && open_count + pending_count == opt.connections &&
-        pending_count == 0 && conns[0].inflight == 0 && bc_round == 0 && count.messages == 0) {
-      bc_send_next();
+    if (opt.mode == MODE_BROADCAST && connected_at == 0) {
+      if (next_to_open == opt.connections && pending_count == 0) {
+        /* Every connection is open (or failed, which counted as an error): the first broadcast goes
+         * now, and the warm-up starts. */
+        connected_at = t;
+        bc_send_next();
+      } else if (t - start >= CONNECT_LIMIT_S) {
+        error_at("%d connections still opening after %.0f s",
+                 opt.connections - next_to_open + pending_count, CONNECT_LIMIT_S);
+        break;
+      }
+      continue;
     }
-    if (!measuring && t - start >= opt.warmup) {
+    if (!measuring && t - (opt.mode == MODE_BROADCAST ? connected_at : start) >= opt.warmup) {
       measuring = 1;
       window_start = t;
       at_start = count;

@@ -32,14 +32,21 @@
  *   (sender included), and the next one goes once all have it (deliveries/s; broadcasts/s under the
  *   table). Other servers: `bench/peers/wharf_broadcast.ts` (`Websocket.each`; on Node transpiled to
  *   `npm/bench/peers/wharf_broadcast.js`), `ws_node_broadcast.mjs` (`wss.clients.forEach`),
- *   `deno_ws_broadcast.ts` (a `Set` of sockets), `bun_ws_broadcast.ts` (`server.publish`). Its warm-up
- *   is `--warmup` plus 8 s to open the connections (loadgen opens them all at once; SYNs the listen
- *   backlog drops are retried after 1, 3 and 7 s), since loadgen only starts broadcasting when every
- *   connection is open before its measured window begins.
+ *   `deno_ws_broadcast.ts` (a `Set` of sockets), `bun_ws_broadcast.ts` (`server.publish`). loadgen opens
+ *   the connections 64 handshakes at a time, sends the first broadcast once none is still opening, and
+ *   only then starts its `--warmup`, so the measured window always follows the connection phase.
+ *
+ * `--floors` (opt-in) adds a third contender to `handshake` and `idle` on Node and Deno, alternated with
+ * the other two (A B C, then C B A): the minimal servers of `bench/floors/` (`node_net_ws.mjs`, a bare
+ * `node:net` socket; `deno_conn_ws.ts`, a bare `Deno.Conn` with one pending 512-byte read), which take
+ * the key out of the request, answer the 101 and a close frame, and do nothing else. Each gets a row
+ * ("Node floor", "Deno floor") with its figure and the ratio floor / peer against Wharf's target, and a
+ * sentence under the table: a target the floor's own ratio misses is beyond what a server that does
+ * nothing else on that socket API reached.
  *
  * Options: `--rounds=N` (default 3), `--duration=S` (measured seconds per run, default 5), `--warmup=S`
  * (default 1), `--hold=N` (idle connections, default 10000), `--receivers=N` (broadcast connections,
- * default 10000), `--quick` (1 round, 2 s runs), `--no-build`,
+ * default 10000), `--quick` (1 round, 2 s runs), `--no-build`, `--floors`,
  * `--json=FILE` (every sample). Positional arguments pick runtimes (`node`, `deno`, `bun`).
  *
  * Before each run the script waits (up to 2 minutes) until both cores are idle, and it takes the lock
@@ -78,11 +85,10 @@ const RETRIES = 2;
 /** How long to wait for the machine to go quiet before a run, in milliseconds. */
 const QUIET_LIMIT_MS = 120_000;
 /**
- * Broadcast scenario: seconds added to the warm-up for opening the connections. loadgen opens them all at
- * once and starts broadcasting only if all are open before its measured window; SYNs that overflow a
- * listen backlog are retried by the kernel after 1, 3 and 7 s, so 8 s covers three retries.
+ * Broadcast scenario: how long loadgen may take to open the connections (it gives up after 45 s) on top
+ * of its warm-up and window, which start once every connection is open.
  */
-const BROADCAST_CONNECT_S = 8;
+const BROADCAST_CONNECT_LIMIT_S = 60;
 /** Broadcast scenario: the message loadgen's connection 0 sends, in bytes (text). */
 const BROADCAST_BYTES = 32;
 /** Idle scenario: seconds between the last connection opening and the RSS reading, for the heap to settle. */
@@ -102,6 +108,8 @@ interface Options {
   receivers: number;
   build: boolean;
   json: string | undefined;
+  /** `--floors`: also measure the minimal servers of `bench/floors/` where a runtime has one. */
+  floors: boolean;
 }
 
 interface Contender {
@@ -117,6 +125,12 @@ interface Runtime {
   peer: Contender;
   /** The servers of the `broadcast` scenario. */
   broadcast: { wharf: Contender; peer: Contender };
+  /**
+   * The minimal server of `bench/floors/` on this runtime's public socket API (`--floors`, in the
+   * `FLOOR_SCENARIOS` only): it answers the handshake and the close frame and nothing else, so what it
+   * costs no server on that API can avoid.
+   */
+  floor?: Contender;
 }
 
 interface Scenario {
@@ -168,6 +182,7 @@ const RUNTIMES: Record<RuntimeName, Runtime> = {
       wharf: { label: "Wharf", command: ["node", "npm/bench/peers/wharf_broadcast.js"] },
       peer: { label: "ws", command: ["node", "bench/peers/ws_node_broadcast.mjs"] },
     },
+    floor: { label: "floor: bare node:net", command: ["node", "bench/floors/node_net_ws.mjs"] },
   },
   deno: {
     name: "deno",
@@ -183,6 +198,10 @@ const RUNTIMES: Record<RuntimeName, Runtime> = {
         label: "Deno.upgradeWebSocket",
         command: [DENO, "run", "-A", "bench/peers/deno_ws_broadcast.ts"],
       },
+    },
+    floor: {
+      label: "floor: bare Deno.Conn",
+      command: [DENO, "run", "-A", "bench/floors/deno_conn_ws.ts"],
     },
   },
   bun: {
@@ -265,12 +284,18 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
   },
 };
 
-/** The servers a scenario compares on a runtime. */
+/** The scenarios a floor server can run: it answers handshakes and close frames, and echoes nothing. */
+const FLOOR_SCENARIOS: readonly ScenarioName[] = ["handshake", "idle"];
+
+/** The servers a scenario compares on a runtime; `floor` only with `--floors` where there is one. */
 function contenders(
   runtime: Runtime,
   scenario: ScenarioName,
-): { wharf: Contender; peer: Contender } {
-  return scenario === "broadcast" ? runtime.broadcast : runtime;
+  options: Options,
+): { wharf: Contender; peer: Contender; floor?: Contender } {
+  if (scenario === "broadcast") return runtime.broadcast;
+  const floor = options.floors && FLOOR_SCENARIOS.includes(scenario) ? runtime.floor : undefined;
+  return { wharf: runtime.wharf, peer: runtime.peer, floor };
 }
 
 function scenarioTitle(scenario: Scenario, options: Options): string {
@@ -290,6 +315,7 @@ function parseOptions(args: string[]): Options {
     receivers: 10_000,
     build: true,
     json: undefined,
+    floors: false,
   };
   let quick = false;
   for (const arg of args) {
@@ -297,6 +323,7 @@ function parseOptions(args: string[]): Options {
     const number = Number(value);
     if (name === "--quick") quick = true;
     else if (name === "--no-build") options.build = false;
+    else if (name === "--floors" && value === undefined) options.floors = true;
     else if (name === "--rounds" && Number.isInteger(number) && number > 0) options.rounds = number;
     else if (name === "--duration" && number > 0) options.duration = number;
     else if (name === "--warmup" && number >= 0) options.warmup = number;
@@ -314,7 +341,7 @@ function parseOptions(args: string[]): Options {
       throw new RangeError(
         `Unknown argument: ${arg} (try: node deno bun --quick --rounds=N --duration=S --warmup=S ` +
           `--hold=N --receivers=N --scenarios=small,medium,large,handshake,idle,broadcast --no-build ` +
-          `--json=FILE)`,
+          `--floors --json=FILE)`,
       );
     }
   }
@@ -562,7 +589,7 @@ async function runScenario(
       return { ...(await runIdle(server, options)), foreign: NaN, waitedS, quiet };
     }
     const broadcast = scenario.name === "broadcast";
-    const warmup = options.warmup + (broadcast ? BROADCAST_CONNECT_S : 0);
+    const warmup = options.warmup;
     const result = await loadgen([
       ...scenario.args,
       ...(broadcast ? ["--connections", String(options.receivers)] : []),
@@ -574,19 +601,18 @@ async function runScenario(
       String(options.duration),
       "--warmup",
       String(warmup),
-    ], options.duration + warmup + 60);
+    ], options.duration + warmup + (broadcast ? BROADCAST_CONNECT_LIMIT_S : 0) + 60);
     const connections = Number(result.connections);
     const serverCpu = Number(result.server_cpu_share);
     const clientCpu = Number(result.cpu_share);
     const echo = result.mode === "echo" || broadcast;
     let errors = Number(result.errors);
     let firstError = String(result.first_error);
-    const lateOpen = connections - Number(result.open_at_start);
-    if (broadcast && lateOpen > 0) {
-      // loadgen sends the first broadcast only when every connection opened before its window began.
+    const notOpen = connections - Number(result.open_at_start);
+    if (broadcast && notOpen > 0) {
+      // loadgen broadcasts once no connection is still opening; these failed (or timed out) instead.
       errors++;
-      firstError ||= `${lateOpen} connections still opening after the ${warmup} s warm-up, so ` +
-        "no broadcast was sent (raise --warmup)";
+      firstError ||= `${notOpen} connections were not open when the measured window began`;
     } else if (broadcast && Number(result.messages) === 0) {
       // One delivery that never arrives stalls loadgen's loop: nothing is counted afterwards.
       errors++;
@@ -753,10 +779,59 @@ function machineFacts(options: Options): string[] {
     `Runs: ${options.rounds} round(s), ${options.duration} s measured after ${options.warmup} s warm-up; ` +
     `idle holds ${options.hold} connections` +
     (options.scenarios.includes("broadcast")
-      ? `, broadcast ${options.receivers} (warm-up + ${BROADCAST_CONNECT_S} s to connect)`
+      ? `, broadcast ${options.receivers} (warm-up once all are open)`
       : "") +
     `; message limit ${MAX_MSG_BYTES} B everywhere`,
   ];
+}
+
+/**
+ * The table row and the sentence under the table for a floor server (`--floors`): its figure, its
+ * ratio to the peer, and whether that ratio meets the target Wharf / peer.
+ */
+function floorRow(
+  scenario: Scenario,
+  runtime: Runtime,
+  floorLabel: string,
+  peerLabel: string,
+  wharf: Sample[],
+  peer: Sample[],
+  floor: Sample[],
+): { row: string; sentence: string } {
+  const floorValues = floor.map((sample) => sample.value);
+  const floorValue = median(floorValues);
+  const peerValue = median(peer.map((sample) => sample.value));
+  const wharfValue = median(wharf.map((sample) => sample.value));
+  const ratio = floorValue / peerValue;
+  const target = scenario.targets[runtime.name];
+  const comparison = `${scenario.lowerIsBetter ? "≤" : "≥"} ${target.toFixed(2)}`;
+  const reachable = scenario.lowerIsBetter ? ratio <= target : ratio >= target;
+  const flag = floor.some((sample) => sample.errors > 0 || sample.lost > 0) ? " (!)" : "";
+  const row = `| ${scenario.title} (${scenario.unit}) | ${runtime.title} floor | ` +
+    `${formatValue(floorValue, scenario.unit)}${spread(floorValues)}${flag} (${floorLabel}) | ` +
+    `${formatValue(peerValue, scenario.unit)} (${peerLabel}) | ${
+      ratio.toFixed(2)
+    } floor / peer | ` +
+    `${comparison} ${reachable ? "within reach" : "OUT OF REACH"} | ` +
+    (scenario.name === "idle"
+      ? "– | – |"
+      : `${percent(floor.map((s) => s.serverCpu))} / ${percent(peer.map((s) => s.serverCpu))} | ` +
+        `${percent(floor.map((s) => s.clientCpu))} / ${percent(peer.map((s) => s.clientCpu))} |`);
+  const what = scenario.name === "idle"
+    ? `grows by ${formatValue(floorValue, scenario.unit)} per idle connection`
+    : `completes ${formatValue(floorValue, scenario.unit).replace(" /s", " handshakes/s")}`;
+  const generatorBound = scenario.name !== "idle" &&
+      median(floor.map((s) => s.clientCpu)) >= 0.9
+    ? " loadgen used most of its core against the floor, so the floor's figure may be the " +
+      "generator's limit (the server could do more)."
+    : "";
+  const sentence = `- ${runtime.title} ${scenario.name}: even a server that does nothing but ` +
+    `answer the handshake (${floorLabel}) ${what}, ${ratio.toFixed(2)} of ${peerLabel}'s ` +
+    `${formatValue(peerValue, scenario.unit)}; the target for Wharf / ${peerLabel} is ` +
+    `${comparison}, ${reachable ? "within the floor's reach" : "beyond even the floor"} (Wharf: ${
+      formatValue(wharfValue, scenario.unit)
+    }, ${(wharfValue / floorValue).toFixed(2)} of the floor).${generatorBound}`;
+  return { row, sentence };
 }
 
 // ---- main ----
@@ -832,8 +907,10 @@ async function main(): Promise<void> {
       for (const scenarioName of options.scenarios) {
         const scenario = SCENARIOS[scenarioName];
         for (const runtimeName of options.runtimes) {
-          const pair = contenders(RUNTIMES[runtimeName], scenarioName);
-          const order = round % 2 === 0 ? [pair.wharf, pair.peer] : [pair.peer, pair.wharf];
+          const pair = contenders(RUNTIMES[runtimeName], scenarioName, options);
+          const sides = pair.floor ? [pair.wharf, pair.peer, pair.floor] : [pair.wharf, pair.peer];
+          // A B (C), then (C) B A in the next round.
+          const order = round % 2 === 0 ? sides : [...sides].reverse();
           for (const contender of order) {
             let sample = await runScenario(scenario, contender, options);
             for (let retry = 0; retry < RETRIES && sample.foreign > FOREIGN_LIMIT; retry++) {
@@ -845,7 +922,7 @@ async function main(): Promise<void> {
             const id = key(
               scenarioName,
               runtimeName,
-              contender === pair.wharf ? "wharf" : "peer",
+              contender === pair.wharf ? "wharf" : contender === pair.peer ? "peer" : "floor",
             );
             samples.set(id, [...(samples.get(id) ?? []), sample]);
             const problems = sample.errors > 0 || sample.lost > 0
@@ -875,19 +952,28 @@ async function main(): Promise<void> {
       "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ];
     const notes: string[] = [];
+    const floorLines: string[] = [];
     for (const scenarioName of options.scenarios) {
       const scenario = SCENARIOS[scenarioName];
       for (const runtimeName of options.runtimes) {
         const runtime = RUNTIMES[runtimeName];
-        const peerLabel = contenders(runtime, scenarioName).peer.label;
+        const pair = contenders(runtime, scenarioName, options);
+        const peerLabel = pair.peer.label;
         const wharf = samples.get(key(scenarioName, runtimeName, "wharf")) ?? [];
         const peer = samples.get(key(scenarioName, runtimeName, "peer")) ?? [];
+        const floor = samples.get(key(scenarioName, runtimeName, "floor")) ?? [];
         const wharfValues = wharf.map((sample) => sample.value);
         const peerValues = peer.map((sample) => sample.value);
         const ratio = median(wharfValues) / median(peerValues);
         const target = scenario.targets[runtimeName];
         const met = scenario.lowerIsBetter ? ratio <= target : ratio >= target;
-        for (const [label, list] of [["Wharf", wharf], [peerLabel, peer]] as const) {
+        for (
+          const [label, list] of [
+            ["Wharf", wharf],
+            [peerLabel, peer],
+            [pair.floor?.label ?? "floor", floor],
+          ] as const
+        ) {
           for (const sample of list) {
             if (sample.errors > 0 || sample.lost > 0) {
               notes.push(`- ${scenarioName} ${runtimeName} ${label}: ${describeProblems(sample)}`);
@@ -923,6 +1009,11 @@ async function main(): Promise<void> {
                   percent(peer.map((s) => s.clientCpu))
                 } |`),
         );
+        if (pair.floor !== undefined && floor.length > 0) {
+          const row = floorRow(scenario, runtime, pair.floor.label, peerLabel, wharf, peer, floor);
+          lines.push(row.row);
+          floorLines.push(row.sentence);
+        }
       }
     }
     lines.push(
@@ -933,6 +1024,18 @@ async function main(): Promise<void> {
         `which other processes used more than ${FOREIGN_LIMIT * 100}% of a core were repeated ` +
         `(up to ${RETRIES} times).`,
     );
+    if (floorLines.length > 0) {
+      lines.push(
+        "",
+        "Floors (--floors): bench/floors/ servers built on the runtime's public socket API that " +
+          "parse nothing but the Sec-WebSocket-Key, answer the 101 and a close frame, and do " +
+          "nothing else (no validation, no echo): what they cost, no server on that API avoids. " +
+          "A floor row gives the floor's figure, floor / peer, and whether that ratio meets " +
+          "Wharf's target: OUT OF REACH when it does not (not even the floor met the target).",
+        "",
+        ...floorLines,
+      );
+    }
     if (options.scenarios.includes("broadcast")) {
       // One broadcast reaches every connection, so broadcasts/s is deliveries/s over the connections.
       const perBroadcast = (values: number[]) =>
