@@ -60,6 +60,11 @@ declare const Bun: { listen(options: BunListenOptions): BunListener };
 /** After `end()`, how long a peer may keep its side open before the socket is closed, in milliseconds. */
 const LINGER_MS = 2000;
 const lingering = new LingerList(LINGER_MS);
+/**
+ * The buffer of the chunk Bun is delivering while a data callback runs, `null` otherwise. Process-wide: Bun may
+ * read every socket into one shared buffer, so a view handed to another connection's `write` counts too.
+ */
+let deliveringBuffer: ArrayBufferLike | null = null;
 
 class BunTransport implements Transport, Lingering {
   readonly #socket: BunSocket;
@@ -94,15 +99,18 @@ class BunTransport implements Transport, Lingering {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed) return false;
+    let rest = chunk;
     if (this.#queue === null) {
       const written = this.#socket.write(chunk);
       if (written === chunk.length) return true;
-      // The chunk may view a buffer the caller reuses once this call returns: keep a copy of the rest.
-      this.#queue = [chunk.slice(Math.max(written, 0))];
-    } else {
-      this.#queue.push(chunk.slice());
+      if (written > 0) rest = chunk.subarray(written);
     }
-    return (this.#drain ??= new DrainTracker()).queued(this.#queue[this.#queue.length - 1].length);
+    // Bun refills its read buffer after the data callback: a view of it (an app echoing or relaying the
+    // message it was handed) is copied. Anything else is the core's, never modified once written, and stays
+    // by reference (a 1 MiB echo the kernel took only part of is not copied again).
+    if (rest.buffer === deliveringBuffer) rest = rest.slice();
+    (this.#queue ??= []).push(rest);
+    return (this.#drain ??= new DrainTracker()).queued(rest.length);
   }
 
   end(): void {
@@ -199,7 +207,12 @@ export const listenBun: Listen = (options, accept) => {
         transport.handler = accept(transport);
       },
       data(socket, data) {
-        socket.data!.handler.onData(data);
+        deliveringBuffer = data.buffer;
+        try {
+          socket.data!.handler.onData(data);
+        } finally {
+          deliveringBuffer = null;
+        }
       },
       drain(socket) {
         socket.data!.drain();

@@ -272,6 +272,44 @@ for (const [name, connect] of await clients()) {
       });
     });
 
+    test("60 messages of 17–70 kB relayed to another connection arrive intact and in order", {
+      skip,
+      timeout: TEST_MS,
+    }, async () => {
+      // The relay writes the view onMessage was handed to a different socket: while that socket's kernel
+      // buffer is full the bytes wait in its transport, and must not be the sender's recycled read buffer.
+      const saved = Websocket.maxMsgSize;
+      Websocket.maxMsgSize = TEST_MAX_MSG_SIZE;
+      let receiver: WebsocketConnection | undefined;
+      const server = await startHttpServer((request) => {
+        Websocket.upgrade({
+          request,
+          onOpen: (ws) => {
+            if (request.path === "/receiver") receiver = ws;
+          },
+          onMessage: (_ws, data, isText) => {
+            if (receiver !== undefined) Websocket.write(receiver, data, isText);
+          },
+        });
+      }, { port: 0, address: "127.0.0.1", handleSignals: false });
+      try {
+        const target = (connect as Connect)(`ws://127.0.0.1:${server.port}/receiver`);
+        await target.opened;
+        const source = (connect as Connect)(`ws://127.0.0.1:${server.port}/sender`);
+        await source.opened;
+        const messages = Array.from({ length: 60 }, (_, i) => pattern(17_000 + i * 900, i + 30));
+        for (const message of messages) source.send(message);
+        for (let i = 0; i < messages.length; i++) assertEcho(await target.next(), messages[i], i);
+        source.close(1000, "bye");
+        target.close(1000, "bye");
+        await source.closed();
+        await target.closed();
+      } finally {
+        Websocket.maxMsgSize = saved;
+        await within(server.stop(), WAIT_MS * 2, "server.stop()");
+      }
+    });
+
     test("a server that honours -1 and onDrain streams 8 MiB within backpressureLimit", {
       skip,
       timeout: TEST_MS,
