@@ -26,10 +26,11 @@
  */
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { acquireLock, releaseLock } from "./_lock.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** The server gets one core and the load generator the other, so neither steals the other's CPU. */
@@ -40,7 +41,6 @@ const START_LIMIT_MS = 30_000;
 /** How long a server may take to exit after SIGTERM before it is killed. */
 const STOP_LIMIT_MS = 5_000;
 /** Held for the whole run, as `bench/ws.ts` does, so two benchmarks that honour it never overlap. */
-const LOCK_DIR = "/tmp/wharf-bench.lock";
 
 interface Options {
   runtimes: string[];
@@ -268,48 +268,6 @@ function table(rows: string[][]): string {
 }
 
 const integer = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
-
-function acquireLock(): void {
-  const deadline = Date.now() + 30 * 60_000;
-  let warned = false;
-  while (true) {
-    try {
-      mkdirSync(LOCK_DIR);
-      writeFileSync(`${LOCK_DIR}/pid`, String(process.pid));
-      return;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EEXIST") throw error;
-    }
-    let owner = NaN;
-    try {
-      owner = Number(readFileSync(`${LOCK_DIR}/pid`, "utf8"));
-    } catch {
-      // Being created right now, or left without a pid file.
-    }
-    if (Number.isInteger(owner) && !existsSync(`/proc/${owner}`)) {
-      rmSync(LOCK_DIR, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new BenchError(`${LOCK_DIR} is still held by process ${owner}`);
-    }
-    if (!warned) {
-      console.error(`Waiting for another benchmark to finish (${LOCK_DIR}, process ${owner}) ...`);
-      warned = true;
-    }
-    spawnSync("sleep", ["1"]);
-  }
-}
-
-function releaseLock(): void {
-  try {
-    if (Number(readFileSync(`${LOCK_DIR}/pid`, "utf8")) === process.pid) {
-      rmSync(LOCK_DIR, { recursive: true, force: true });
-    }
-  } catch {
-    // Not ours or already gone.
-  }
-}
 
 async function main(args: readonly string[]): Promise<void> {
   const options = parseOptions(args);

@@ -57,9 +57,10 @@
  */
 
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { acquireLock, releaseLock } from "./_lock.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const LOADGEN_SOURCE = `${ROOT}bench/loadgen.c`;
@@ -93,7 +94,6 @@ const BROADCAST_CONNECT_LIMIT_S = 60;
 const BROADCAST_BYTES = 32;
 /** Idle scenario: seconds between the last connection opening and the RSS reading, for the heap to settle. */
 const SETTLE_S = 2;
-const LOCK_DIR = "/tmp/wharf-bench.lock";
 
 type RuntimeName = "node" | "deno" | "bun";
 type ScenarioName = "small" | "medium" | "large" | "handshake" | "idle" | "broadcast";
@@ -532,46 +532,6 @@ async function waitForQuiet(): Promise<{ waitedS: number; quiet: boolean }> {
       warned = true;
     }
     await sleep(1000);
-  }
-}
-
-function acquireLock(): void {
-  const deadline = Date.now() + 30 * 60_000;
-  let warned = false;
-  while (true) {
-    try {
-      mkdirSync(LOCK_DIR);
-      writeFileSync(`${LOCK_DIR}/pid`, String(process.pid));
-      return;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "EEXIST") throw error;
-    }
-    let owner = NaN;
-    try {
-      owner = Number(readFileSync(`${LOCK_DIR}/pid`, "utf8"));
-    } catch {
-      // Being created right now, or left without a pid file.
-    }
-    if (Number.isInteger(owner) && !existsSync(`/proc/${owner}`)) {
-      rmSync(LOCK_DIR, { recursive: true, force: true });
-      continue;
-    }
-    if (Date.now() > deadline) throw new Error(`${LOCK_DIR} is still held by process ${owner}`);
-    if (!warned) {
-      console.error(`Waiting for another benchmark to finish (${LOCK_DIR}, process ${owner}) ...`);
-      warned = true;
-    }
-    spawnSync("sleep", ["1"]);
-  }
-}
-
-function releaseLock(): void {
-  try {
-    if (Number(readFileSync(`${LOCK_DIR}/pid`, "utf8")) === process.pid) {
-      rmSync(LOCK_DIR, { recursive: true, force: true });
-    }
-  } catch {
-    // Not ours or already gone.
   }
 }
 
