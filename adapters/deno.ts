@@ -44,6 +44,8 @@ const lingering = new LingerList(
  * outlives `onData` (the transport contract; `write` copies views of read buffers).
  */
 const spareIdleBuffers: Uint8Array[] = [];
+/** The read buffer whose bytes `onData` is delivering, `null` between deliveries (see `write`). */
+let deliveringBuffer: ArrayBufferLike | null = null;
 const spareBusyBuffers: Uint8Array[] = [];
 /** At most this many spare buffers of each size are kept (256 KiB and 1 MiB). */
 const SPARE_IDLE_BUFFERS = 256;
@@ -86,12 +88,10 @@ class DenoTransport implements Transport, Lingering {
 
   write(chunk: Uint8Array): boolean {
     if (this.#closed || this.#ending) return false;
-    // Writes complete asynchronously, after later reads refill the read buffers: a view of them (an app
-    // echoing the message it was handed) must be copied now.
-    const source = chunk.buffer;
-    if (source === this.#smallBuffer.buffer || source === this.#readBuffer.buffer) {
-      chunk = chunk.slice();
-    }
+    // Writes may complete asynchronously, after later reads refill the read buffers: a view of the buffer
+    // being delivered (an app echoing, or relaying to this connection, the message it was handed) must be
+    // copied now, whichever connection read it.
+    if (chunk.buffer === deliveringBuffer) chunk = chunk.slice();
     const belowMark = this.#drain.queued(chunk.length);
     if (this.#writing) (this.#queue ??= []).push(chunk);
     else this.#writeAll(chunk);
@@ -133,7 +133,12 @@ class DenoTransport implements Transport, Lingering {
         if (n === null) break;
         if (this.#closed) return;
         if (this.#ending) continue; // lingering: drop what the peer still sends
-        this.handler.onData(buffer.subarray(0, n));
+        deliveringBuffer = buffer.buffer;
+        try {
+          this.handler.onData(buffer.subarray(0, n));
+        } finally {
+          deliveringBuffer = null;
+        }
         if (n === buffer.length && buffer === small) {
           this.#readBuffer = spareBusyBuffers.pop() ?? new Uint8Array(BUSY_READ_BYTES);
         } else if (n < IDLE_READ_BYTES && buffer !== small) {
