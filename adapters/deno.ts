@@ -44,12 +44,16 @@ const lingering = new LingerList(
  * outlives `onData` (the transport contract; `write` copies views of read buffers).
  */
 const spareIdleBuffers: Uint8Array[] = [];
-/** The read buffer whose bytes `onData` is delivering, `null` between deliveries (see `write`). */
-let deliveringBuffer: ArrayBufferLike | null = null;
 const spareBusyBuffers: Uint8Array[] = [];
 /** At most this many spare buffers of each size are kept (256 KiB and 1 MiB). */
 const SPARE_IDLE_BUFFERS = 256;
 const SPARE_BUSY_BUFFERS = 16;
+
+/**
+ * The read buffer whose bytes `onData` is delivering, `null` between deliveries. Process-wide, because the
+ * app may hand a view of it to any connection's `write` (see there).
+ */
+let deliveringBuffer: ArrayBufferLike | null = null;
 
 class DenoTransport implements Transport, Lingering {
   readonly #conn: Deno.Conn;

@@ -17,7 +17,7 @@ import type { HttpConnection, UpgradedProtocol } from "./http/connection.ts";
 import { HttpError } from "./http/errors.ts";
 import { acceptKey, checkUpgrade } from "./http/handshake.ts";
 import { type HttpRequest, requestOwner } from "./http/request.ts";
-import { type HttpResponse, isToken } from "./http/response.ts";
+import { type HttpResponse, isToken, latin1Bytes } from "./http/response.ts";
 import { CloseCode } from "./protocol/close.ts";
 import { encodeFrame, Opcode } from "./protocol/frame.ts";
 import { type WebSocketHandler, WebSocketProtocol } from "./protocol/websocket.ts";
@@ -497,10 +497,7 @@ function finishUpgrade(session: Session, accept: string, extraLines: string): vo
 }
 
 /** The fixed fields of every 101 (RFC 6455 §4.2.2), as bytes. */
-const UPGRADE_LINES = Uint8Array.from(
-  "Upgrade: websocket\r\nConnection: Upgrade\r\n",
-  (c) => c.charCodeAt(0),
-);
+const UPGRADE_LINES = latin1Bytes("Upgrade: websocket\r\nConnection: Upgrade\r\n");
 
 function sessionFor(ws: WebsocketConnection): Session {
   if (!(ws instanceof WebsocketConnection)) throw new TypeError("Not a Websocket connection");

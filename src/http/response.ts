@@ -116,7 +116,10 @@ function writeUtf8(out: OutputBuffer, text: string, byteLength: number): void {
 /** Body data held or queued: bytes, or text with its UTF-8 length. */
 type BodyPart = Uint8Array | string;
 
-const latin1Bytes = (text: string): Uint8Array => Uint8Array.from(text, (c) => c.charCodeAt(0));
+/** `text` (Latin-1) as bytes, for the fixed pieces of heads that are copied into every response. */
+export function latin1Bytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
 const CRLF = latin1Bytes("\r\n");
 const CONTENT_LENGTH = latin1Bytes("Content-Length: ");
 const CHUNKED = latin1Bytes("Transfer-Encoding: chunked\r\n");
