@@ -331,6 +331,56 @@ function isOws(c: number): boolean {
   return c === SP || c === HTAB;
 }
 
+/** RFC 3986 §2.3, §2.2: unreserved and sub-delims, the characters of a reg-name besides `%XX`. */
+const REG_NAME_CHARS = new Uint8Array(128);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=") {
+  REG_NAME_CHARS[c.charCodeAt(0)] = 1;
+}
+
+function isHexDigit(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/**
+ * Whether `value` is a `Host` field value (RFC 9110 §7.2): `uri-host [ ":" port ]`, where uri-host is a
+ * reg-name (percent-encoding allowed), an IPv4 address (a reg-name by its characters) or a bracketed IP
+ * literal, and port is digits. Empty is valid: a client sends an empty Host for a target without authority
+ * (RFC 9112 §3.2).
+ */
+function isHost(value: string): boolean {
+  let i = 0;
+  const n = value.length;
+  if (n > 0 && value.charCodeAt(0) === 0x5b) { // "[": IP-literal, checked for its characters only
+    const close = value.indexOf("]");
+    if (close < 2) return false;
+    for (i = 1; i < close; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 128 || (REG_NAME_CHARS[c] === 0 && c !== 0x3a)) return false;
+    }
+    i = close + 1;
+  } else {
+    for (; i < n; i++) {
+      const c = value.charCodeAt(i);
+      if (c === 0x3a) break;
+      if (c === 0x25) { // "%" HEXDIG HEXDIG
+        if (
+          i + 2 >= n || !isHexDigit(value.charCodeAt(i + 1)) || !isHexDigit(value.charCodeAt(i + 2))
+        ) {
+          return false;
+        }
+        i += 2;
+      } else if (c >= 128 || REG_NAME_CHARS[c] === 0) return false;
+    }
+  }
+  if (i === n) return true;
+  if (value.charCodeAt(i) !== 0x3a) return false;
+  for (i++; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 function badRequest(message: string): HttpError {
   return new HttpError(400, message);
 }
@@ -809,8 +859,9 @@ export class RequestParser {
     // Classify once here, so the head needs no lookups afterwards.
     switch (lower) {
       case "host":
-        // RFC 9112 §3.2: exactly one Host.
+        // RFC 9112 §3.2: exactly one Host, and a valid one.
         if (this.#host !== undefined) throw badRequest("Multiple Host headers are not allowed");
+        if (!isHost(value)) throw badRequest("Host header is not a valid host[:port]");
         this.#host = value;
         break;
       case "content-length":

@@ -475,6 +475,7 @@ export const HOSTILE_REQUESTS: {
   { name: "obs-fold", wire: "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n", status: 400 },
   { name: "bare LF", wire: "GET / HTTP/1.1\nHost: a\n\n", status: 400 },
   { name: "missing Host in HTTP/1.1", wire: "GET / HTTP/1.1\r\n\r\n", status: 400 },
+  { name: "invalid Host", wire: "GET / HTTP/1.1\r\nHost: a b/c\r\n\r\n", status: 400 },
   {
     name: "Content-Length with Transfer-Encoding",
     wire:

@@ -724,6 +724,46 @@ describe("RequestParser: errors", () => {
     );
   });
 
+  test("Host must be host[:port] (RFC 9110 §7.2); an empty Host is valid", () => {
+    for (
+      const host of [
+        "exa mple.com",
+        "example.com:80a",
+        "user@example.com",
+        "example.com/path",
+        "[::1",
+        "[]",
+        "[::1]x",
+        "example.com:8080:1",
+        "bad%zz.com",
+        "bad%4",
+        "é.example",
+      ]
+    ) {
+      assert.strictEqual(
+        parseError(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`, 400),
+        "Host header is not a valid host[:port]",
+        host,
+      );
+    }
+    for (
+      const host of [
+        "",
+        "example.com",
+        "example.com:8080",
+        "example.com:",
+        "127.0.0.1:3000",
+        "[::1]:80",
+        "[v1.fe80::a+en1]",
+        "xn--bcher-kva.example",
+        "%41.example",
+        "a-b_c~d!$&'()*+,;=",
+      ]
+    ) {
+      assert.strictEqual(parseOne(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).host, host);
+    }
+  });
+
   test("an error is detected before the rest of the head arrives", () => {
     const parser = new RequestParser({ ...LIMITS });
     assert.throws(() => parser.execute(ascii("GET / HTTP/7.0\r\n")), { status: 505 });
