@@ -36,7 +36,10 @@ export interface HttpServerOptions {
   publicFolder?: string;
   /** Keep-alive idle timeout in seconds; default 5 (the seed's HTTP extension); 0 disables it. */
   timeout?: number;
-  /** Seconds a client may take to send a request head (slowloris defence); default 10; 0 disables it. */
+  /**
+   * Seconds a client may take to send a request head, and the longest pause it may make inside a request
+   * body (slowloris defences, answered with 408); default 10; 0 disables both.
+   */
   headerTimeout?: number;
   /** Largest request body in bytes; default 16 MiB; larger bodies get 413. */
   maxBodySize?: number;

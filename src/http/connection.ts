@@ -37,7 +37,10 @@ export interface ConnectionHost {
   readonly maxBodyBytes: number;
   /** Keep-alive idle timeout in milliseconds; 0 disables it. */
   readonly idleTimeoutMs: number;
-  /** Time allowed from a request's first byte to the end of its head, in milliseconds (slowloris). */
+  /**
+   * Time allowed from a request's first byte to the end of its head, and the longest pause inside its body,
+   * in milliseconds (slowloris); 0 disables both.
+   */
   readonly headerTimeoutMs: number;
   /** The public folder, when configured. */
   readonly publicFolder: PublicFolder | undefined;
@@ -366,11 +369,15 @@ export class HttpConnection
     const host = this.#host;
     const parser = this.#parser!;
     const head = parser.inProgress && parser.head === undefined;
-    const deadline = head
-      ? this.#headStartedAt + host.headerTimeoutMs
-      : host.idleTimeoutMs > 0
-      ? this.#lastActivity + host.idleTimeoutMs
-      : Infinity;
+    const body = parser.head !== undefined && !parser.complete;
+    let deadline = host.idleTimeoutMs > 0 ? this.#lastActivity + host.idleTimeoutMs : Infinity;
+    if (host.headerTimeoutMs > 0) {
+      // A head must be whole within headerTimeout of its first byte, however it drips; a body must keep
+      // arriving, with no gap longer than headerTimeout, even when the idle timeout is off (timeout: 0),
+      // or a client could hold the connection forever by stopping halfway.
+      if (head) deadline = this.#headStartedAt + host.headerTimeoutMs;
+      else if (body) deadline = Math.min(deadline, this.#lastActivity + host.headerTimeoutMs);
+    }
     if (deadline === Infinity) return;
     if (now < deadline) {
       host.schedule(this, deadline);
@@ -379,6 +386,7 @@ export class HttpConnection
     enterCallback();
     try {
       if (head) this.#sendErrorAndClose(408, "Request head not received in time");
+      else if (body) this.#sendErrorAndClose(408, "Request body not received in time");
       else this.#endAfterFlushNow();
     } finally {
       leaveCallback();

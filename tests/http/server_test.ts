@@ -1335,6 +1335,48 @@ describe("timeouts with an injected clock", () => {
     );
   });
 
+  test("with timeout: 0, a body that stops arriving gets 408 after headerTimeout", async () => {
+    const clock = fakeClock();
+    await withServer(
+      echoAll,
+      { clock: clock.now, timeout: 0, headerTimeout: 10 },
+      async (server) => {
+        const connection = new MemoryConnection(server);
+        await connection.write("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345");
+        clock.advance(9000);
+        server.tick();
+        assert.equal(connection.isEnded, false, "cut before headerTimeout");
+        clock.advance(2000);
+        server.tick();
+        const bytes = await connection.waitForEnd();
+        const response = assertOneResponse(parseResponses(bytes, [], true));
+        assert.equal(response.status, 408);
+        assert.equal(response.header("connection"), "close");
+      },
+    );
+  });
+
+  test("a body that keeps arriving is not cut, however long it takes", async () => {
+    const clock = fakeClock();
+    await withServer(
+      echoAll,
+      { clock: clock.now, timeout: 0, headerTimeout: 5 },
+      async (server) => {
+        const connection = new MemoryConnection(server);
+        await connection.write("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\n");
+        for (const byte of "abcdef") {
+          // A byte every 3 s: 18 s in all, never 5 s without one.
+          clock.advance(3000);
+          server.tick();
+          await connection.write(byte);
+        }
+        const [response] = await connection.waitForResponses(1);
+        assert.equal(response.status, 200);
+        assert.equal(response.text(), "POST / abcdef");
+      },
+    );
+  });
+
   test("timeout: 0 never closes an idle connection", async () => {
     const clock = fakeClock();
     await withServer(echoPath, { clock: clock.now, timeout: 0 }, async (server) => {
