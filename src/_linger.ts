@@ -36,7 +36,7 @@ export class LingerList {
   /**
    * @param lingerMs How long a member may linger.
    * @param unref Lets the process exit while the list's timer is pending; the default calls the timer's own
-   * `unref()` (Node, Bun, Deno 2.5 and later).
+   * `unref()` (Node, Bun, and Deno where timers are objects, as in 2.9).
    */
   constructor(lingerMs: number, unref: (timer: unknown) => void = unrefOwn) {
     this.#lingerMs = lingerMs;
