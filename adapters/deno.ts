@@ -76,8 +76,6 @@ class DenoTransport implements Transport, Lingering {
   lingerUntil = 0;
   lingerPrev: Lingering | null = null;
   lingerNext: Lingering | null = null;
-  readonly #smallBuffer = spareIdleBuffers.pop() ?? new Uint8Array(IDLE_READ_BYTES);
-  #readBuffer = this.#smallBuffer;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
@@ -133,11 +131,11 @@ class DenoTransport implements Transport, Lingering {
   }
 
   async readLoop(): Promise<void> {
-    const small = this.#smallBuffer;
+    const small = spareIdleBuffers.pop() ?? new Uint8Array(IDLE_READ_BYTES);
+    let buffer = small;
     try {
       while (!this.#closed) {
         if (this.#paused) await new Promise<void>((resolve) => this.#resume = resolve);
-        const buffer = this.#readBuffer;
         const n = await this.#conn.read(buffer);
         if (n === null) break;
         if (this.#closed) return;
@@ -149,10 +147,10 @@ class DenoTransport implements Transport, Lingering {
           deliveringBuffer = null;
         }
         if (n === buffer.length && buffer === small) {
-          this.#readBuffer = spareBusyBuffers.pop() ?? new Uint8Array(BUSY_READ_BYTES);
+          buffer = spareBusyBuffers.pop() ?? new Uint8Array(BUSY_READ_BYTES);
         } else if (n < IDLE_READ_BYTES && buffer !== small) {
-          this.#readBuffer = small;
           if (spareBusyBuffers.length < SPARE_BUSY_BUFFERS) spareBusyBuffers.push(buffer);
+          buffer = small;
         }
       }
       this.#peerEnded = true;
@@ -163,9 +161,8 @@ class DenoTransport implements Transport, Lingering {
       this.#close(this.#ending ? undefined : error);
     } finally {
       if (spareIdleBuffers.length < SPARE_IDLE_BUFFERS) spareIdleBuffers.push(small);
-      const busy = this.#readBuffer;
-      if (busy !== small && spareBusyBuffers.length < SPARE_BUSY_BUFFERS) {
-        spareBusyBuffers.push(busy);
+      if (buffer !== small && spareBusyBuffers.length < SPARE_BUSY_BUFFERS) {
+        spareBusyBuffers.push(buffer);
       }
     }
   }

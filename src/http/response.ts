@@ -74,6 +74,20 @@ export function writeLatin1(out: OutputBuffer, text: string): void {
   out.commit(n);
 }
 
+/** Writes the decimal digits of `value` (a non-negative safe integer) into `out`, without a string. */
+function writeDecimal(out: OutputBuffer, value: number): void {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  const buffer = out.reserve(digits);
+  let offset = out.offset + digits;
+  let rest = value;
+  do {
+    buffer[--offset] = 0x30 + (rest % 10);
+    rest = Math.floor(rest / 10);
+  } while (rest > 0);
+  out.commit(digits);
+}
+
 /** The UTF-8 length of `text` (a lone surrogate counts as U+FFFD, 3 bytes, as `TextEncoder` writes it). */
 export function utf8Length(text: string): number {
   const n = text.length;
@@ -113,7 +127,7 @@ function writeUtf8(out: OutputBuffer, text: string, byteLength: number): void {
   out.commit(byteLength);
 }
 
-/** Body data held or queued: bytes, or text with its UTF-8 length. */
+/** Body data held or queued: bytes, or text (sent as UTF-8). */
 type BodyPart = Uint8Array | string;
 
 /** `text` (Latin-1) as bytes, for the fixed pieces of heads that are copied into every response. */
@@ -164,8 +178,11 @@ export class HttpResponse {
   #headerLines = "";
   #hasDate = false;
   #keepAlive: boolean;
-  /** Body parts written before the head, `null` until the first (most responses hold one). */
-  #held: BodyPart[] | null = null;
+  /**
+   * Body parts written before the head, each followed by its size in bytes (a text's UTF-8 length is counted
+   * once, in `writeBody`); `null` until the first (most responses hold one).
+   */
+  #held: (BodyPart | number)[] | null = null;
   #heldBytes = 0;
   #chunked = false;
   #bodyBytesSent = 0;
@@ -275,7 +292,7 @@ export class HttpResponse {
       if (this.contentLength !== undefined && this.contentLength >= 0) {
         this.#checkRoom(this.#heldBytes, size);
       }
-      (this.#held ??= []).push(data);
+      (this.#held ??= []).push(data, size);
       this.#heldBytes += size;
       if (this.#heldBytes > BODY_HOLD_BYTES) this.#sendHead(false);
       return 0;
@@ -433,7 +450,7 @@ export class HttpResponse {
     if (!this.#hasDate) out.copy(httpDateLine());
     if (sentLength >= 0) {
       out.copy(CONTENT_LENGTH);
-      writeLatin1(out, String(sentLength));
+      writeDecimal(out, sentLength);
       out.copy(CRLF);
     } else if (this.#chunked) out.copy(CHUNKED);
     if (!this.#keepAlive) out.copy(CONNECTION_CLOSE);
@@ -444,8 +461,8 @@ export class HttpResponse {
     if (held !== null) {
       this.#held = null;
       this.#heldBytes = 0;
-      for (const part of held) {
-        this.#writeBodyBytes(part, typeof part === "string" ? utf8Length(part) : part.length);
+      for (let i = 0; i < held.length; i += 2) {
+        this.#writeBodyBytes(held[i] as BodyPart, held[i + 1] as number);
       }
     }
     this.#channel.queueFlush();
