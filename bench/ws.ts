@@ -2,7 +2,7 @@
  * WebSocket benchmarks: Wharf's echo server against each runtime's usual WebSocket server, in one run.
  *
  * ```sh
- * deno run -A bench/ws.ts                   # node, deno and bun; all scenarios, 3 rounds (~15 minutes)
+ * deno run -A bench/ws.ts                   # node, deno and bun; all scenarios, 3 rounds (~20 minutes)
  * deno run -A bench/ws.ts --quick           # 1 round of 2 s runs, to check that everything works (~5 min)
  * deno run -A bench/ws.ts deno bun --rounds=5 --scenarios=small,idle
  * ```
@@ -27,7 +27,7 @@
  * - `handshake`: 32 clients looping connect, upgrade, close handshake (handshakes/s).
  * - `idle`: RSS growth of the server (`/proc/<pid>/status` VmRSS) over 10,000 idle connections, per
  *   connection (lower is better; the ratio's target is a maximum).
- * - `broadcast` (opt-in: not in the default list, it adds about 5 minutes): 10,000 connections
+ * - `broadcast`: 10,000 connections
  *   (`--receivers=N`); connection 0 sends a 32 B text message, the server relays it to every connection
  *   (sender included), and the next one goes once all have it (deliveries/s; broadcasts/s under the
  *   table). Other servers: `bench/peers/wharf_broadcast.ts` (`Websocket.each`; on Node transpiled to
@@ -352,7 +352,7 @@ function parseOptions(args: string[]): Options {
   }
   if (options.runtimes.length === 0) options.runtimes = ["node", "deno", "bun"];
   if (options.scenarios.length === 0) {
-    options.scenarios = ["small", "medium", "large", "handshake", "idle"];
+    options.scenarios = ["small", "medium", "large", "handshake", "idle", "broadcast"];
   }
   return options;
 }

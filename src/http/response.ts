@@ -179,10 +179,13 @@ export class HttpResponse {
   #hasDate = false;
   #keepAlive: boolean;
   /**
-   * Body parts written before the head, each followed by its size in bytes (a text's UTF-8 length is counted
-   * once, in `writeBody`); `null` until the first (most responses hold one).
+   * Body parts written before the head, with their sizes in bytes (a text's UTF-8 length is counted once, in
+   * `writeBody`). The first sits in fields: most responses hold exactly one, and an array for it would be
+   * the largest allocation of a small response. Later ones follow in `#moreHeld`, each followed by its size.
    */
-  #held: (BodyPart | number)[] | null = null;
+  #firstHeld: BodyPart | null = null;
+  #firstHeldSize = 0;
+  #moreHeld: (BodyPart | number)[] | null = null;
   #heldBytes = 0;
   #chunked = false;
   #bodyBytesSent = 0;
@@ -292,7 +295,12 @@ export class HttpResponse {
       if (this.contentLength !== undefined && this.contentLength >= 0) {
         this.#checkRoom(this.#heldBytes, size);
       }
-      (this.#held ??= []).push(data, size);
+      if (this.#firstHeld === null) {
+        this.#firstHeld = data;
+        this.#firstHeldSize = size;
+      } else {
+        (this.#moreHeld ??= []).push(data, size);
+      }
       this.#heldBytes += size;
       if (this.#heldBytes > BODY_HOLD_BYTES) this.#sendHead(false);
       return 0;
@@ -424,8 +432,7 @@ export class HttpResponse {
     let sentLength = -1;
     let length = this.contentLength;
     if (noBody) {
-      this.#held = null;
-      this.#heldBytes = 0;
+      this.#dropHeld();
       length = undefined;
       if (status === 304 && this.contentLength !== undefined && this.contentLength >= 0) {
         sentLength = this.contentLength;
@@ -457,14 +464,25 @@ export class HttpResponse {
     else if (this.request.version === "HTTP/1.0") out.copy(CONNECTION_KEEP_ALIVE);
     out.copy(CRLF);
     this.#state = "streaming";
-    const held = this.#held;
-    if (held !== null) {
-      this.#held = null;
-      this.#heldBytes = 0;
-      for (let i = 0; i < held.length; i += 2) {
-        this.#writeBodyBytes(held[i] as BodyPart, held[i + 1] as number);
+    const first = this.#firstHeld;
+    if (first !== null) {
+      const firstSize = this.#firstHeldSize;
+      const more = this.#moreHeld;
+      this.#dropHeld();
+      this.#writeBodyBytes(first, firstSize);
+      if (more !== null) {
+        for (let i = 0; i < more.length; i += 2) {
+          this.#writeBodyBytes(more[i] as BodyPart, more[i + 1] as number);
+        }
       }
     }
     this.#channel.queueFlush();
+  }
+
+  #dropHeld(): void {
+    this.#firstHeld = null;
+    this.#firstHeldSize = 0;
+    this.#moreHeld = null;
+    this.#heldBytes = 0;
   }
 }

@@ -427,19 +427,24 @@ export class WebSocketProtocol {
         this.#fail(CloseCode.ProtocolError, "Invalid close code");
         return;
       }
-      const reasonBytes = payload.subarray(2);
-      if (!isValidUtf8(reasonBytes)) {
-        this.#fail(CloseCode.InvalidPayload, "Close reason is not valid UTF-8");
-        return;
+      // Most close frames carry a code alone: no view, check or decode for an empty reason.
+      if (payload.length > 2) {
+        const reasonBytes = payload.subarray(2);
+        if (!isValidUtf8(reasonBytes)) {
+          this.#fail(CloseCode.InvalidPayload, "Close reason is not valid UTF-8");
+          return;
+        }
+        reason = decoder.decode(reasonBytes);
       }
-      reason = decoder.decode(reasonBytes);
     }
     if (this.#state === "open") this.#handler.onPeerClose?.(code, reason);
     // The handler may have closed the connection (no echo then) or lost the transport meanwhile.
     const state = this.#state;
     if (state === "closed") return;
     // §5.5.1: echo the status code.
-    if (state === "open") writeFrame(this.#out, Opcode.Close, payload.subarray(0, 2));
+    if (state === "open") {
+      writeFrame(this.#out, Opcode.Close, payload.length === 2 ? payload : payload.subarray(0, 2));
+    }
     // Either the echo is queued or the peer answered our close: the handshake is complete (§7.1.4), and
     // anything the peer sends after its close frame is ignored.
     this.#state = "closed";
