@@ -36,10 +36,12 @@
  *   the connections 64 handshakes at a time, sends the first broadcast once none is still opening, and
  *   only then starts its `--warmup`, so the measured window always follows the connection phase.
  *
- * `--floors` (opt-in) adds a third contender to `handshake` and `idle` on Node and Deno, alternated with
+ * `--floors` (opt-in) adds a third contender to `handshake`, `idle` and `broadcast` on Node and Deno, alternated with
  * the other two (A B C, then C B A): the minimal servers of `bench/floors/` (`node_net_ws.mjs`, a bare
  * `node:net` socket; `deno_conn_ws.ts`, a bare `Deno.Conn` with one pending 512-byte read), which take
- * the key out of the request, answer the 101 and a close frame, and do nothing else. Each gets a row
+ * the key out of the request, answer the 101 and a close frame, and do nothing else; for `broadcast`,
+ * `node_net_broadcast.mjs` and `deno_conn_broadcast.ts`, the same plus a relay of each short text frame
+ * to every connection. Each gets a row
  * ("Node floor", "Deno floor") with its figure and the ratio floor / peer against Wharf's target, and a
  * sentence under the table: a target the floor's own ratio misses is beyond what a server that does
  * nothing else on that socket API reached.
@@ -131,6 +133,8 @@ interface Runtime {
    * costs no server on that API can avoid.
    */
   floor?: Contender;
+  /** The floor of the `broadcast` scenario: the same minimal server plus a relay to every connection. */
+  broadcastFloor?: Contender;
 }
 
 interface Scenario {
@@ -183,6 +187,10 @@ const RUNTIMES: Record<RuntimeName, Runtime> = {
       peer: { label: "ws", command: ["node", "bench/peers/ws_node_broadcast.mjs"] },
     },
     floor: { label: "floor: bare node:net", command: ["node", "bench/floors/node_net_ws.mjs"] },
+    broadcastFloor: {
+      label: "floor: bare node:net",
+      command: ["node", "bench/floors/node_net_broadcast.mjs"],
+    },
   },
   deno: {
     name: "deno",
@@ -202,6 +210,10 @@ const RUNTIMES: Record<RuntimeName, Runtime> = {
     floor: {
       label: "floor: bare Deno.Conn",
       command: [DENO, "run", "-A", "bench/floors/deno_conn_ws.ts"],
+    },
+    broadcastFloor: {
+      label: "floor: bare Deno.Conn",
+      command: [DENO, "run", "-A", "bench/floors/deno_conn_broadcast.ts"],
     },
   },
   bun: {
@@ -285,7 +297,7 @@ const SCENARIOS: Record<ScenarioName, Scenario> = {
 };
 
 /** The scenarios a floor server can run: it answers handshakes and close frames, and echoes nothing. */
-const FLOOR_SCENARIOS: readonly ScenarioName[] = ["handshake", "idle"];
+const FLOOR_SCENARIOS: readonly ScenarioName[] = ["handshake", "idle", "broadcast"];
 
 /** The servers a scenario compares on a runtime; `floor` only with `--floors` where there is one. */
 function contenders(
@@ -293,9 +305,11 @@ function contenders(
   scenario: ScenarioName,
   options: Options,
 ): { wharf: Contender; peer: Contender; floor?: Contender } {
-  if (scenario === "broadcast") return runtime.broadcast;
-  const floor = options.floors && FLOOR_SCENARIOS.includes(scenario) ? runtime.floor : undefined;
-  return { wharf: runtime.wharf, peer: runtime.peer, floor };
+  const floors = options.floors && FLOOR_SCENARIOS.includes(scenario);
+  if (scenario === "broadcast") {
+    return { ...runtime.broadcast, floor: floors ? runtime.broadcastFloor : undefined };
+  }
+  return { wharf: runtime.wharf, peer: runtime.peer, floor: floors ? runtime.floor : undefined };
 }
 
 function scenarioTitle(scenario: Scenario, options: Options): string {
@@ -751,6 +765,7 @@ function machineFacts(options: Options): string[] {
  */
 function floorRow(
   scenario: Scenario,
+  title: string,
   runtime: Runtime,
   floorLabel: string,
   peerLabel: string,
@@ -767,7 +782,7 @@ function floorRow(
   const comparison = `${scenario.lowerIsBetter ? "≤" : "≥"} ${target.toFixed(2)}`;
   const reachable = scenario.lowerIsBetter ? ratio <= target : ratio >= target;
   const flag = floor.some((sample) => sample.errors > 0 || sample.lost > 0) ? " (!)" : "";
-  const row = `| ${scenario.title} (${scenario.unit}) | ${runtime.title} floor | ` +
+  const row = `| ${title} (${scenario.unit}) | ${runtime.title} floor | ` +
     `${formatValue(floorValue, scenario.unit)}${spread(floorValues)}${flag} (${floorLabel}) | ` +
     `${formatValue(peerValue, scenario.unit)} (${peerLabel}) | ${
       ratio.toFixed(2)
@@ -779,14 +794,19 @@ function floorRow(
         `${percent(floor.map((s) => s.clientCpu))} / ${percent(peer.map((s) => s.clientCpu))} |`);
   const what = scenario.name === "idle"
     ? `grows by ${formatValue(floorValue, scenario.unit)} per idle connection`
+    : scenario.name === "broadcast"
+    ? `relays ${formatValue(floorValue, scenario.unit)}`
     : `completes ${formatValue(floorValue, scenario.unit).replace(" /s", " handshakes/s")}`;
   const generatorBound = scenario.name !== "idle" &&
       median(floor.map((s) => s.clientCpu)) >= 0.9
     ? " loadgen used most of its core against the floor, so the floor's figure may be the " +
       "generator's limit (the server could do more)."
     : "";
+  const duty = scenario.name === "broadcast"
+    ? "answer the handshake and relay each message"
+    : "answer the handshake";
   const sentence = `- ${runtime.title} ${scenario.name}: even a server that does nothing but ` +
-    `answer the handshake (${floorLabel}) ${what}, ${ratio.toFixed(2)} of ${peerLabel}'s ` +
+    `${duty} (${floorLabel}) ${what}, ${ratio.toFixed(2)} of ${peerLabel}'s ` +
     `${formatValue(peerValue, scenario.unit)}; the target for Wharf / ${peerLabel} is ` +
     `${comparison}, ${reachable ? "within the floor's reach" : "beyond even the floor"} (Wharf: ${
       formatValue(wharfValue, scenario.unit)
@@ -970,7 +990,16 @@ async function main(): Promise<void> {
                 } |`),
         );
         if (pair.floor !== undefined && floor.length > 0) {
-          const row = floorRow(scenario, runtime, pair.floor.label, peerLabel, wharf, peer, floor);
+          const row = floorRow(
+            scenario,
+            scenarioTitle(scenario, options),
+            runtime,
+            pair.floor.label,
+            peerLabel,
+            wharf,
+            peer,
+            floor,
+          );
           lines.push(row.row);
           floorLines.push(row.sentence);
         }
@@ -989,7 +1018,8 @@ async function main(): Promise<void> {
         "",
         "Floors (--floors): bench/floors/ servers built on the runtime's public socket API that " +
           "parse nothing but the Sec-WebSocket-Key, answer the 101 and a close frame, and do " +
-          "nothing else (no validation, no echo): what they cost, no server on that API avoids. " +
+          "nothing else (no validation, no echo; for broadcast, a relay of each short text frame " +
+          "to every connection): what they cost, no server on that API avoids. " +
           "A floor row gives the floor's figure, floor / peer, and whether that ratio meets " +
           "Wharf's target: OUT OF REACH when it does not (not even the floor met the target).",
         "",

@@ -1,0 +1,82 @@
+/**
+ * Floor for the WebSocket `broadcast` scenario on Node: `bench/floors/node_net_ws.mjs` (a bare
+ * `net.Socket` per connection, the 101 from the key alone) plus a relay. A text frame of at most 125
+ * bytes is unmasked and written as one server frame, with `socket.write`, to every open connection, the
+ * sender included, as `bench/loadgen.c broadcast` expects. `bench/ws.ts --floors` measures it next to
+ * Wharf's `Websocket.each` and ws's `clients.forEach`.
+ *
+ * Not a usable server: it assumes each frame arrives whole in one chunk, validates nothing and relays
+ * only short text frames; a close frame is answered with a close frame (1000) and its FIN.
+ *
+ * ```sh
+ * PORT=3000 node bench/floors/node_net_broadcast.mjs
+ * ```
+ *
+ * From the environment: `PORT` (default 3000; 0 picks a free port), `HOST` (default 127.0.0.1). Prints
+ * `Listening on http://<host>:<port>` once listening; SIGTERM or SIGINT stops it.
+ *
+ * @module
+ */
+
+import { hash } from "node:crypto";
+import { createServer } from "node:net";
+import process from "node:process";
+
+const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+const KEY_FIELD = "sec-websocket-key:";
+const CLOSE = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
+
+/** Every upgraded connection, the relay's targets. */
+const open = new Set();
+
+/** Unmasks the client's frame in `chunk` (2-byte header, mask, `length` bytes) and sends it to all. */
+function relay(chunk, length) {
+  const frame = Buffer.allocUnsafe(2 + length);
+  frame[0] = 0x81;
+  frame[1] = length;
+  for (let i = 0; i < length; i++) frame[2 + i] = chunk[6 + i] ^ chunk[2 + (i & 3)];
+  for (const target of open) target.write(frame);
+}
+
+const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+  let upgraded = false;
+  socket.on("data", (chunk) => {
+    if (upgraded) {
+      if ((chunk[0] & 0x0f) === 0x1 && (chunk[1] & 0x7f) <= 125) {
+        relay(chunk, chunk[1] & 0x7f);
+        return;
+      }
+      if ((chunk[0] & 0x0f) === 0x8) {
+        socket.write(CLOSE);
+        socket.end();
+      }
+      return;
+    }
+    const head = chunk.toString("latin1");
+    const start = head.toLowerCase().indexOf(KEY_FIELD);
+    const end = start < 0 ? -1 : head.indexOf("\r\n", start);
+    if (end < 0) {
+      socket.destroy();
+      return;
+    }
+    const key = head.slice(start + KEY_FIELD.length, end).trim();
+    socket.write(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        `Sec-WebSocket-Accept: ${hash("sha1", key + GUID, "base64")}\r\n\r\n`,
+      "latin1",
+    );
+    upgraded = true;
+    open.add(socket);
+  });
+  // A client that leaves without a close frame: end our side too.
+  socket.on("end", () => {
+    if (!socket.writableEnded) socket.end();
+  });
+  socket.on("error", () => socket.destroy());
+  socket.on("close", () => open.delete(socket));
+});
+server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1", () => {
+  const { address, port } = server.address();
+  console.log(`Listening on http://${address}:${port}`);
+});
+for (const signal of ["SIGTERM", "SIGINT"]) process.on(signal, () => process.exit(0));
