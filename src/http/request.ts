@@ -42,8 +42,6 @@ export class HttpRequest {
   readonly headers: HttpHeaders;
   /** The declared `Content-Length`, or the received body's length for a chunked body; 0 when none. */
   readonly contentLength: number;
-  /** The `Content-Type` header, `undefined` when absent. */
-  readonly contentType: string | undefined;
   /** The `Upgrade` header lower-cased (`"websocket"`), `undefined` when absent: test it to accept upgrades. */
   readonly upgrade: string | undefined;
   /** The whole body, in memory (at most the server's `maxBodySize`); empty when none. */
@@ -68,12 +66,19 @@ export class HttpRequest {
     this.host = head.host;
     this.headers = head.headers;
     this.contentLength = head.contentLength >= 0 ? head.contentLength : body.length;
-    this.contentType = head.headers.get("content-type");
     this.upgrade = head.upgrade;
     this.body = body;
     this.keepAlive = head.keepAlive;
     this.head = head;
     this.#owner = owner;
+  }
+
+  /**
+   * The `Content-Type` header, `undefined` when absent. Looked up when read: most handlers never ask, and a
+   * lookup per request would cost them all.
+   */
+  get contentType(): string | undefined {
+    return this.headers.get("content-type");
   }
 
   /** The connection's id; a Websocket upgraded from this request has the same one. */

@@ -470,6 +470,23 @@ describe("response writer", () => {
     );
   });
 
+  test("request.contentType is the Content-Type header, undefined without one", async () => {
+    const seen: (string | undefined)[] = [];
+    await withServer(
+      (request) => {
+        seen.push(request.contentType);
+        HttpResponse.create(request).destroy();
+      },
+      {},
+      async (server) => {
+        const connection = new MemoryConnection(server);
+        connection.write(get("/", "content-TYPE: application/json; charset=utf-8\r\n") + get("/"));
+        await connection.waitForResponses(2);
+        assert.deepEqual(seen, ["application/json; charset=utf-8", undefined]);
+      },
+    );
+  });
+
   test("a handler that does nothing gets 404 and the connection stays open", async () => {
     await withServer(() => {}, {}, async (server) => {
       const connection = new MemoryConnection(server);
