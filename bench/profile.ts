@@ -50,6 +50,7 @@ const STOP_LIMIT_MS = 15_000;
 type RuntimeName = "node" | "deno";
 type LoadName = "handshake" | "small" | "http";
 type ServerName = "wharf" | "peer" | "floor";
+const LOADS: readonly LoadName[] = ["handshake", "small", "http"];
 
 /** The server's command line after the profiler's own arguments, per runtime, load kind and server. */
 const SERVERS: Record<RuntimeName, Record<"ws" | "http", Record<ServerName, string[]>>> = {
@@ -96,7 +97,7 @@ interface Options {
 function parseOptions(args: string[]): Options {
   const positional = args.filter((arg) => !arg.startsWith("--"));
   const [runtime, load] = positional;
-  if (positional.length !== 2 || !(runtime in SERVERS) || !(load in { ...LOADGEN_ARGS, http: 1 })) {
+  if (positional.length !== 2 || !(runtime in SERVERS) || !LOADS.includes(load as LoadName)) {
     throw new RangeError(
       "usage: deno run -A bench/profile.ts node|deno handshake|small|http " +
         "[--server=wharf|peer|floor] [--seconds=S] [--top=N] [--keep=DIR]",
@@ -303,4 +304,11 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} catch (error) {
+  // A usage mistake gets its message, not a stack trace.
+  if (!(error instanceof RangeError)) throw error;
+  console.error(error.message);
+  process.exit(2);
+}
