@@ -40,8 +40,7 @@
  * the other two (A B C, then C B A): the minimal servers of `bench/floors/` (`node_net_ws.mjs`, a bare
  * `node:net` socket; `deno_conn_ws.ts`, a bare `Deno.Conn` with one pending 512-byte read), which take
  * the key out of the request, answer the 101 and a close frame, and do nothing else; for `broadcast`,
- * `node_net_broadcast.mjs` and `deno_conn_broadcast.ts`, the same plus a relay of each short text frame
- * to every connection. Each gets a row
+ * the same servers with `--relay`, which also relay each short text frame to every connection. Each gets a row
  * ("Node floor", "Deno floor") with its figure and the ratio floor / peer against Wharf's target, and a
  * sentence under the table: a target the floor's own ratio misses is beyond what a server that does
  * nothing else on that socket API reached.
@@ -189,7 +188,7 @@ const RUNTIMES: Record<RuntimeName, Runtime> = {
     floor: { label: "floor: bare node:net", command: ["node", "bench/floors/node_net_ws.mjs"] },
     broadcastFloor: {
       label: "floor: bare node:net",
-      command: ["node", "bench/floors/node_net_broadcast.mjs"],
+      command: ["node", "bench/floors/node_net_ws.mjs", "--relay"],
     },
   },
   deno: {
@@ -213,7 +212,7 @@ const RUNTIMES: Record<RuntimeName, Runtime> = {
     },
     broadcastFloor: {
       label: "floor: bare Deno.Conn",
-      command: [DENO, "run", "-A", "bench/floors/deno_conn_broadcast.ts"],
+      command: [DENO, "run", "-A", "bench/floors/deno_conn_ws.ts", "--relay"],
     },
   },
   bun: {

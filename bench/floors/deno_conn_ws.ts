@@ -6,11 +6,16 @@
  * adapter does), then answers a close frame with a close frame (1000) and `closeWrite`. `bench/ws.ts
  * --floors` measures it next to Wharf and `Deno.upgradeWebSocket`.
  *
+ * With `--relay` (the `broadcast` floor), a text frame of at most 125 bytes, assumed whole in one read, is
+ * also unmasked and written as one server frame, with `conn.write`, to every open connection, the sender
+ * included, as `bench/loadgen.c broadcast` expects. Without it no connection is tracked, so the idle
+ * floor holds nothing beyond the connection.
+ *
  * Not a usable server: it parses nothing but the key, validates nothing (method, version, headers,
  * framing, masking), echoes no message and takes any frame whose opcode is 8 for a close frame.
  *
  * ```sh
- * PORT=3000 deno run -A bench/floors/deno_conn_ws.ts
+ * PORT=3000 deno run -A bench/floors/deno_conn_ws.ts [--relay]
  * ```
  *
  * From the environment: `PORT` (default 3000; 0 picks a free port), `HOST` (default 127.0.0.1). Prints
@@ -32,6 +37,19 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   while (written < bytes.length) written += await conn.write(bytes.subarray(written));
 }
 
+/** Every upgraded connection, the relay's targets; `null` without `--relay`. */
+const open: Set<Deno.Conn> | null = Deno.args.includes("--relay") ? new Set() : null;
+
+/** Unmasks the client's frame in `buffer` (2-byte header, mask, `length` bytes) and sends it to all. */
+function relay(targets: Set<Deno.Conn>, buffer: Uint8Array, length: number): void {
+  const frame = new Uint8Array(2 + length);
+  frame[0] = 0x81;
+  frame[1] = length;
+  for (let i = 0; i < length; i++) frame[2 + i] = buffer[6 + i] ^ buffer[2 + (i & 3)];
+  // Fire and forget: a connection that failed is closed by its own read loop.
+  for (const target of targets) writeAll(target, frame).catch(() => {});
+}
+
 async function serve(conn: Deno.TcpConn): Promise<void> {
   conn.setNoDelay(true);
   const buffer = new Uint8Array(512);
@@ -41,6 +59,10 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
       const n = await conn.read(buffer);
       if (n === null) break;
       if (upgraded) {
+        if (open !== null && (buffer[0] & 0x0f) === 0x1 && (buffer[1] & 0x7f) <= 125) {
+          relay(open, buffer, buffer[1] & 0x7f);
+          continue;
+        }
         if ((buffer[0] & 0x0f) === 0x8) {
           await writeAll(conn, CLOSE);
           await conn.closeWrite();
@@ -60,10 +82,12 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
         ),
       );
       upgraded = true;
+      open?.add(conn);
     }
   } catch {
     // Reset by the client.
   }
+  open?.delete(conn);
   try {
     conn.close();
   } catch {

@@ -5,11 +5,16 @@
  * answers a close frame with a close frame (1000) and its FIN; an idle connection costs one `net.Socket`
  * with a `data` listener. `bench/ws.ts --floors` measures it next to Wharf and `ws`.
  *
+ * With `--relay` (the `broadcast` floor), a text frame of at most 125 bytes, assumed whole in one chunk, is
+ * also unmasked and written as one server frame, with `socket.write`, to every open connection, the sender
+ * included, as `bench/loadgen.c broadcast` expects. Without it no connection is tracked, so the idle
+ * floor holds nothing beyond the socket.
+ *
  * Not a usable server: it parses nothing but the key, validates nothing (method, version, headers,
  * framing, masking), echoes no message and takes any frame whose opcode is 8 for a close frame.
  *
  * ```sh
- * PORT=3000 node bench/floors/node_net_ws.mjs
+ * PORT=3000 node bench/floors/node_net_ws.mjs [--relay]
  * ```
  *
  * From the environment: `PORT` (default 3000; 0 picks a free port), `HOST` (default 127.0.0.1). Prints
@@ -26,10 +31,26 @@ const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const KEY_FIELD = "sec-websocket-key:";
 const CLOSE = Buffer.from([0x88, 0x02, 0x03, 0xe8]);
 
+/** Every upgraded connection, the relay's targets; `null` without `--relay`. */
+const open = process.argv.includes("--relay") ? new Set() : null;
+
+/** Unmasks the client's frame in `chunk` (2-byte header, mask, `length` bytes) and sends it to all. */
+function relay(targets, chunk, length) {
+  const frame = Buffer.allocUnsafe(2 + length);
+  frame[0] = 0x81;
+  frame[1] = length;
+  for (let i = 0; i < length; i++) frame[2 + i] = chunk[6 + i] ^ chunk[2 + (i & 3)];
+  for (const target of targets) target.write(frame);
+}
+
 const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
   let upgraded = false;
   socket.on("data", (chunk) => {
     if (upgraded) {
+      if (open !== null && (chunk[0] & 0x0f) === 0x1 && (chunk[1] & 0x7f) <= 125) {
+        relay(open, chunk, chunk[1] & 0x7f);
+        return;
+      }
       if ((chunk[0] & 0x0f) === 0x8) {
         socket.write(CLOSE);
         socket.end();
@@ -50,12 +71,14 @@ const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => 
       "latin1",
     );
     upgraded = true;
+    open?.add(socket);
   });
   // A client that leaves without a close frame: end our side too.
   socket.on("end", () => {
     if (!socket.writableEnded) socket.end();
   });
   socket.on("error", () => socket.destroy());
+  if (open !== null) socket.on("close", () => open.delete(socket));
 });
 server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1", () => {
   const { address, port } = server.address();

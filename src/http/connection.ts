@@ -13,7 +13,7 @@ import type { Transport, TransportHandler } from "../transport.ts";
 import { HttpError } from "./errors.ts";
 import { RequestParser } from "./parser.ts";
 import { HttpRequest, type RequestOwner } from "./request.ts";
-import { HttpResponse, latin1Bytes, type ResponseChannel, writeLatin1 } from "./response.ts";
+import { CRLF, HttpResponse, latin1Bytes, type ResponseChannel, writeLatin1 } from "./response.ts";
 import type { PublicFolder, StaticResponse } from "./static.ts";
 import { statusText } from "./status.ts";
 import { httpDate } from "./date.ts";
@@ -83,7 +83,6 @@ type Mode = "http" | "upgraded" | "closing" | "closed";
 let nextUuid = 1;
 
 const SWITCHING_PROTOCOLS = latin1Bytes("HTTP/1.1 101 Switching Protocols\r\n");
-const CRLF = Uint8Array.of(13, 10);
 
 /** An HTTP connection; created by the server for each accepted transport. */
 export class HttpConnection

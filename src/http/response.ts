@@ -134,7 +134,8 @@ type BodyPart = Uint8Array | string;
 export function latin1Bytes(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }
-const CRLF = latin1Bytes("\r\n");
+/** `"\r\n"` as bytes, shared by every head: never modify it. */
+export const CRLF = latin1Bytes("\r\n");
 const CONTENT_LENGTH = latin1Bytes("Content-Length: ");
 const CHUNKED = latin1Bytes("Transfer-Encoding: chunked\r\n");
 const CONNECTION_CLOSE = latin1Bytes("Connection: close\r\n");
