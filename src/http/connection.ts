@@ -11,7 +11,7 @@ import { OutputBuffer } from "../_output_buffer.ts";
 import type { WheelItem } from "../timer_wheel.ts";
 import type { Transport, TransportHandler } from "../transport.ts";
 import { HttpError } from "./errors.ts";
-import { RequestParser } from "./parser.ts";
+import type { RequestParser } from "./parser.ts";
 import { HttpRequest, type RequestOwner } from "./request.ts";
 import { CRLF, HttpResponse, latin1Bytes, type ResponseChannel, writeLatin1 } from "./response.ts";
 import type { PublicFolder, StaticResponse } from "./static.ts";
@@ -54,6 +54,10 @@ export interface ConnectionHost {
   readonly stopping: boolean;
   /** Puts `item` on the server's timer wheel for `atMs`. */
   schedule(item: HttpConnection, atMs: number): void;
+  /** A request parser for a new connection: a recycled one when there is one. */
+  takeParser(): RequestParser;
+  /** Takes back the parser of a connection that will parse no more (upgraded or closed), for another. */
+  recycleParser(parser: RequestParser): void;
   /** The connection has closed. */
   connectionClosed(connection: HttpConnection): void;
 }
@@ -97,8 +101,10 @@ export class HttpConnection
   wheelNext: WheelItem | null = null;
   readonly #host: ConnectionHost;
   readonly #transport: Transport;
-  /** Dropped after an upgrade: a Websocket never parses HTTP again. */
+  /** Given back after an upgrade or the close: a Websocket never parses HTTP again. */
   #parser: RequestParser | null;
+  /** How many `#parse` calls are running (a handler that answers at once may start the next request's). */
+  #parseDepth = 0;
   #mode: Mode = "http";
   #protocol: UpgradedProtocol | undefined;
   #busy = false;
@@ -120,7 +126,7 @@ export class HttpConnection
   constructor(host: ConnectionHost, transport: Transport) {
     this.#host = host;
     this.#transport = transport;
-    this.#parser = new RequestParser(host);
+    this.#parser = host.takeParser();
     this.#lastActivity = host.coarseNow;
     if (host.idleTimeoutMs > 0) host.schedule(this, this.#lastActivity + host.idleTimeoutMs);
   }
@@ -220,6 +226,7 @@ export class HttpConnection
     if (this.#mode === "closed") return;
     const wasUpgraded = this.#mode === "upgraded";
     this.#mode = "closed";
+    this.#releaseParser();
     this.out.clear();
     this.#pending = null;
     this.#wakeDrainWaiters();
@@ -333,7 +340,7 @@ export class HttpConnection
     markDirty(this);
     this.#mode = "upgraded";
     this.#protocol = protocol;
-    this.#parser = null;
+    this.#releaseParser();
     this.#upgrading = false;
     this.#busy = false;
     this.#request = undefined;
@@ -419,6 +426,21 @@ export class HttpConnection
   #parse(chunk: Uint8Array, offset: number): number {
     const parser = this.#parser!;
     const host = this.#host;
+    this.#parseDepth++;
+    try {
+      return this.#parseWith(parser, host, chunk, offset);
+    } finally {
+      // Released meanwhile (the handler upgraded, or the transport closed): nothing uses it any more.
+      if (--this.#parseDepth === 0 && this.#parser === null) host.recycleParser(parser);
+    }
+  }
+
+  #parseWith(
+    parser: RequestParser,
+    host: ConnectionHost,
+    chunk: Uint8Array,
+    offset: number,
+  ): number {
     while (offset < chunk.length && !this.#busy && this.#mode === "http") {
       if (!parser.inProgress) {
         this.#headStartedAt = host.coarseNow;
@@ -445,6 +467,17 @@ export class HttpConnection
       }
     }
     return offset;
+  }
+
+  /**
+   * Hands the parser back to the server once this connection will parse no more; while `#parse` runs (an
+   * upgrade from inside the handler), `#parse` hands it back when it returns.
+   */
+  #releaseParser(): void {
+    const parser = this.#parser;
+    if (parser === null) return;
+    this.#parser = null;
+    if (this.#parseDepth === 0) this.#host.recycleParser(parser);
   }
 
   #keepRest(rest: Uint8Array, copy: boolean): void {

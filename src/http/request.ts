@@ -28,26 +28,8 @@ let ownerOfRequest: (request: HttpRequest) => RequestOwner;
  * that, as with the seed.
  */
 export class HttpRequest {
-  /** The method as sent, e.g. `"GET"` (case-sensitive, RFC 9110 §9.1). */
-  readonly method: string;
-  /** The raw path of the request target, without the query and not percent-decoded (`"/a%20b"`). */
-  readonly path: string;
-  /** The raw query string after `?`, `""` when none. */
-  readonly query: string;
-  /** `"HTTP/1.0"` or `"HTTP/1.1"`. */
-  readonly version: "HTTP/1.0" | "HTTP/1.1";
-  /** The `Host` header, `undefined` when absent (allowed only for HTTP/1.0). */
-  readonly host: string | undefined;
-  /** All request headers, in arrival order, looked up case-insensitively. */
-  readonly headers: HttpHeaders;
-  /** The declared `Content-Length`, or the received body's length for a chunked body; 0 when none. */
-  readonly contentLength: number;
-  /** The `Upgrade` header lower-cased (`"websocket"`), `undefined` when absent: test it to accept upgrades. */
-  readonly upgrade: string | undefined;
   /** The whole body, in memory (at most the server's `maxBodySize`); empty when none. */
   readonly body: Uint8Array;
-  /** Whether the client may send another request on this connection after this one. */
-  readonly keepAlive: boolean;
   /** @internal The parsed head, for the Websocket handshake. */
   readonly head: RequestHead;
   #owner: RequestOwner;
@@ -57,20 +39,60 @@ export class HttpRequest {
     ownerOfRequest = (request) => request.#owner;
   }
 
+  // The head's fields are read through getters rather than copied: a request is made for every request,
+  // and most handlers read two or three of them.
+
   /** @internal Requests are made by the server, never by applications. */
   constructor(head: RequestHead, body: Uint8Array, owner: RequestOwner) {
-    this.method = head.method;
-    this.path = head.path;
-    this.query = head.query;
-    this.version = head.version;
-    this.host = head.host;
-    this.headers = head.headers;
-    this.contentLength = head.contentLength >= 0 ? head.contentLength : body.length;
-    this.upgrade = head.upgrade;
     this.body = body;
-    this.keepAlive = head.keepAlive;
     this.head = head;
     this.#owner = owner;
+  }
+
+  /** The method as sent, e.g. `"GET"` (case-sensitive, RFC 9110 §9.1). */
+  get method(): string {
+    return this.head.method;
+  }
+
+  /** The raw path of the request target, without the query and not percent-decoded (`"/a%20b"`). */
+  get path(): string {
+    return this.head.path;
+  }
+
+  /** The raw query string after `?`, `""` when none. */
+  get query(): string {
+    return this.head.query;
+  }
+
+  /** `"HTTP/1.0"` or `"HTTP/1.1"`. */
+  get version(): "HTTP/1.0" | "HTTP/1.1" {
+    return this.head.version;
+  }
+
+  /** The `Host` header, `undefined` when absent (allowed only for HTTP/1.0). */
+  get host(): string | undefined {
+    return this.head.host;
+  }
+
+  /** All request headers, in arrival order, looked up case-insensitively. */
+  get headers(): HttpHeaders {
+    return this.head.headers;
+  }
+
+  /** The declared `Content-Length`, or the received body's length for a chunked body; 0 when none. */
+  get contentLength(): number {
+    const declared = this.head.contentLength;
+    return declared >= 0 ? declared : this.body.length;
+  }
+
+  /** The `Upgrade` header lower-cased (`"websocket"`), `undefined` when absent: test it to accept upgrades. */
+  get upgrade(): string | undefined {
+    return this.head.upgrade;
+  }
+
+  /** Whether the client may send another request on this connection after this one. */
+  get keepAlive(): boolean {
+    return this.head.keepAlive;
   }
 
   /**
