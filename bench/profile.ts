@@ -12,9 +12,10 @@
  *
  * Runtimes: `node` (`node --cpu-prof`) and `deno` (`deno run --cpu-prof`); Bun's profiler writes no
  * `.cpuprofile`. Loads: `handshake` (loadgen, 32 clients open → upgrade → close), `small` (loadgen, 32 B
- * text echo, 100 connections × 16 in flight) and `http` (`wrk -t1 -c100`). Servers (`--server=`): `wharf`
- * (default: `examples/echo.ts`), `peer` (the benchmarks' peer: ws, `Deno.upgradeWebSocket`, `node:http`,
- * `Deno.serve`) and `floor` (`bench/floors/`; it echoes nothing, so not with `small`). Options:
+ * text echo, 100 connections × 16 in flight), `large` (loadgen, 1 MiB binary echo, 4 connections × 2 in
+ * flight) and `http` (`wrk -t1 -c100`). Servers (`--server=`): `wharf` (default: `examples/echo.ts`), `peer`
+ * (the benchmarks' peer: ws, `Deno.upgradeWebSocket`, `node:http`, `Deno.serve`) and `floor`
+ * (`bench/floors/`; it echoes nothing, so not with `small` or `large`). Options:
  * `--seconds=S` (load time, default 5), `--top=N` (functions listed, default 25), `--keep=DIR` (keep the
  * `.cpuprofile`, to open in Chrome DevTools).
  *
@@ -48,9 +49,9 @@ const START_LIMIT_MS = 30_000;
 const STOP_LIMIT_MS = 15_000;
 
 type RuntimeName = "node" | "deno";
-type LoadName = "handshake" | "small" | "http";
+type LoadName = "handshake" | "small" | "large" | "http";
 type ServerName = "wharf" | "peer" | "floor";
-const LOADS: readonly LoadName[] = ["handshake", "small", "http"];
+const LOADS: readonly LoadName[] = ["handshake", "small", "large", "http"];
 
 /** The server's command line after the profiler's own arguments, per runtime, load kind and server. */
 const SERVERS: Record<RuntimeName, Record<"ws" | "http", Record<ServerName, string[]>>> = {
@@ -80,9 +81,10 @@ const SERVERS: Record<RuntimeName, Record<"ws" | "http", Record<ServerName, stri
   },
 };
 
-const LOADGEN_ARGS: Record<"handshake" | "small", string[]> = {
+const LOADGEN_ARGS: Record<Exclude<LoadName, "http">, string[]> = {
   handshake: ["handshake", "--connections", "32"],
   small: ["echo", "--size", "32", "--text", "--connections", "100", "--inflight", "16"],
+  large: ["echo", "--size", "1048576", "--binary", "--connections", "4", "--inflight", "2"],
 };
 
 interface Options {
@@ -99,7 +101,7 @@ function parseOptions(args: string[]): Options {
   const [runtime, load] = positional;
   if (positional.length !== 2 || !(runtime in SERVERS) || !LOADS.includes(load as LoadName)) {
     throw new RangeError(
-      "usage: deno run -A bench/profile.ts node|deno handshake|small|http " +
+      "usage: deno run -A bench/profile.ts node|deno handshake|small|large|http " +
         "[--server=wharf|peer|floor] [--seconds=S] [--top=N] [--keep=DIR]",
     );
   }
@@ -120,8 +122,10 @@ function parseOptions(args: string[]): Options {
     else if (name === "--keep" && value) options.keep = value;
     else throw new RangeError(`Unknown or invalid option: ${arg}`);
   }
-  if (options.server === "floor" && options.load === "small") {
-    throw new RangeError("The floors echo nothing: profile small with --server=wharf or peer");
+  if (options.server === "floor" && (options.load === "small" || options.load === "large")) {
+    throw new RangeError(
+      `The floors echo nothing: profile ${options.load} with --server=wharf or peer`,
+    );
   }
   return options;
 }
