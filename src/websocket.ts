@@ -410,11 +410,15 @@ class Session implements UpgradedProtocol, WebSocketHandler {
   }
 }
 
+/** The callbacks of {@linkcode WebsocketSettings}, checked by every upgrade. */
+const CALLBACK_NAMES = ["onMessage", "onOpen", "onShutdown", "onClose", "onDrain"] as const;
+
 function checkSettings(settings: WebsocketSettings): HttpConnection {
   if (settings === null || typeof settings !== "object") {
     throw new TypeError("Websocket.upgrade needs a settings object");
   }
-  for (const name of ["onMessage", "onOpen", "onShutdown", "onClose", "onDrain"] as const) {
+  for (let i = 0; i < CALLBACK_NAMES.length; i++) {
+    const name = CALLBACK_NAMES[i];
     const callback = settings[name];
     if (callback !== undefined && typeof callback !== "function") {
       throw new TypeError(`${name} must be a function`);
@@ -470,14 +474,19 @@ function upgrade(settings: WebsocketSettings): void {
   session.subprotocol = subprotocol;
   const extraLines = settings.response?.takeHeaderLinesForUpgrade() ?? "";
   const accept = acceptKey(key, connection.sha1Base64);
-  // No closure on the synchronous path (every runtime adapter hashes synchronously).
   if (typeof accept === "string") finishUpgrade(session, accept, extraLines);
-  else {
-    accept.then(
-      (value) => finishUpgrade(session, value, extraLines),
-      (error) => connection.rejectUpgrade(new HttpError(500, String(error))),
-    );
-  }
+  else finishUpgradeLater(session, accept, extraLines);
+}
+
+/**
+ * Waits for an asynchronous SHA-1 (no runtime adapter needs it). Its closures live here: in `upgrade` they
+ * would cost every upgrade the scope they capture.
+ */
+function finishUpgradeLater(session: Session, accept: Promise<string>, extraLines: string): void {
+  accept.then(
+    (value) => finishUpgrade(session, value, extraLines),
+    (error) => session.connection.rejectUpgrade(new HttpError(500, String(error))),
+  );
 }
 
 /** Sends the 101 with `Sec-WebSocket-Accept: accept` and hands the connection to `session`. */

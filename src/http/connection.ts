@@ -536,13 +536,20 @@ export class HttpConnection
       folder !== undefined && request.upgrade === undefined &&
       (request.method === "GET" || request.method === "HEAD")
     ) {
-      folder.serve(request.method, request.path, request.headers).then(
-        (file) => this.#afterStatic(request, file),
-        (error) => this.#handlerFailed(request, error),
-      );
+      this.#serveStatic(folder, request);
       return;
     }
     this.#runHandler(request);
+  }
+
+  // The closures of the asynchronous paths live in methods of their own: a function that creates a closure
+  // allocates the scope it captures on every call, taken or not, and these run for every request.
+
+  #serveStatic(folder: PublicFolder, request: HttpRequest): void {
+    folder.serve(request.method, request.path, request.headers).then(
+      (file) => this.#afterStatic(request, file),
+      (error) => this.#handlerFailed(request, error),
+    );
   }
 
   #afterStatic(request: HttpRequest, file: StaticResponse | null): void {
@@ -566,14 +573,15 @@ export class HttpConnection
     } finally {
       leaveCallback();
     }
-    if (result instanceof Promise) {
-      result.then(
-        () => this.#afterHandler(request),
-        (error) => this.#handlerFailed(request, error),
-      );
-    } else {
-      this.#afterHandler(request);
-    }
+    if (result instanceof Promise) this.#afterAsyncHandler(result, request);
+    else this.#afterHandler(request);
+  }
+
+  #afterAsyncHandler(result: Promise<unknown>, request: HttpRequest): void {
+    result.then(
+      () => this.#afterHandler(request),
+      (error) => this.#handlerFailed(request, error),
+    );
   }
 
   #afterHandler(request: HttpRequest): void {
