@@ -39,10 +39,10 @@ export interface Platform {
   /** The user's home folder, for a leading `~` in `publicFolder`; `undefined` when unknown. */
   homeDir(): string | undefined;
   /**
-   * Synchronous SHA-1 of an ASCII string, base64-encoded. Optional: where absent the core falls back to the
-   * asynchronous `crypto.subtle.digest`.
+   * Synchronous SHA-1 of bytes, base64-encoded; it must not keep `data`, which the caller reuses. Optional:
+   * where absent the core falls back to the asynchronous `crypto.subtle.digest`.
    */
-  sha1Base64?(text: string): string;
+  sha1Base64?(data: Uint8Array): string;
   /** Lets the process exit while `timer` (from `setInterval`) is pending; absent where timers have `unref()`. */
   unrefTimer?(timer: unknown): void;
   /**

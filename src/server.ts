@@ -168,7 +168,7 @@ export class ServerCore implements ConnectionHost {
   readonly shutdownTimeoutMs: number;
   readonly maxConnections: number;
   readonly fs: FileSystem | undefined;
-  readonly sha1Base64: ((text: string) => string) | undefined;
+  readonly sha1Base64: ((data: Uint8Array) => string) | undefined;
   readonly platform: Platform;
   publicFolder: PublicFolder | undefined;
   coarseNow: number;

@@ -497,16 +497,17 @@ function finishUpgrade(session: Session, accept: string, extraLines: string): vo
     return;
   }
   const subprotocol = session.subprotocol;
-  const protocolLine = subprotocol === "" ? "" : `Sec-WebSocket-Protocol: ${subprotocol}\r\n`;
-  connection.switchProtocols(
-    UPGRADE_LINES,
-    `Sec-WebSocket-Accept: ${accept}\r\n${protocolLine}${extraLines}`,
-    session,
-  );
+  // Usually both are empty, and so is the string they make.
+  const moreLines = subprotocol === ""
+    ? extraLines
+    : `Sec-WebSocket-Protocol: ${subprotocol}\r\n${extraLines}`;
+  connection.switchProtocols(UPGRADE_LINES, ACCEPT_FIELD, accept, moreLines, session);
 }
 
 /** The fixed fields of every 101 (RFC 6455 §4.2.2), as bytes. */
 const UPGRADE_LINES = latin1Bytes("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+/** The name of the one field of the 101 that differs per connection. */
+const ACCEPT_FIELD = latin1Bytes("Sec-WebSocket-Accept: ");
 
 function sessionFor(ws: WebsocketConnection): Session {
   if (!(ws instanceof WebsocketConnection)) throw new TypeError("Not a Websocket connection");

@@ -47,7 +47,7 @@ export interface ConnectionHost {
   /** Serves one file with the public folder's logic, for `sendFile`. */
   serveFile(path: string, method: string, request: HttpRequest): Promise<StaticResponse | null>;
   /** The runtime's synchronous SHA-1, when it has one. */
-  readonly sha1Base64: ((text: string) => string) | undefined;
+  readonly sha1Base64: ((data: Uint8Array) => string) | undefined;
   /** A clock good to about a second (refreshed by the server's tick), in milliseconds. */
   readonly coarseNow: number;
   /** `true` once the server is stopping: responses close their connections. */
@@ -162,7 +162,7 @@ export class HttpConnection
   }
 
   /** The runtime's synchronous SHA-1, when it has one (for the Websocket handshake). */
-  get sha1Base64(): ((text: string) => string) | undefined {
+  get sha1Base64(): ((data: Uint8Array) => string) | undefined {
     return this.#host.sha1Base64;
   }
 
@@ -327,15 +327,26 @@ export class HttpConnection
   }
 
   /**
-   * Sends `101 Switching Protocols` with the header lines `fixedLines` (bytes) and `headerLines` (each line
-   * ending in CRLF) and routes the transport to `protocol`, including bytes that arrived after the request.
+   * Sends `101 Switching Protocols` with the header lines `fixedLines` (bytes), the field `fieldName`
+   * (bytes, up to and including ": ") with `fieldValue`, and `headerLines` (each line ending in CRLF, often
+   * none), then routes the transport to `protocol`, including bytes that arrived after the request. The one
+   * field whose value differs per connection comes apart so that no string of the whole head is built.
    */
-  switchProtocols(fixedLines: Uint8Array, headerLines: string, protocol: UpgradedProtocol): void {
+  switchProtocols(
+    fixedLines: Uint8Array,
+    fieldName: Uint8Array,
+    fieldValue: string,
+    headerLines: string,
+    protocol: UpgradedProtocol,
+  ): void {
     if (this.#mode !== "http") return;
     const out = this.out;
     out.copy(SWITCHING_PROTOCOLS);
     out.copy(fixedLines);
-    writeLatin1(out, headerLines);
+    out.copy(fieldName);
+    writeLatin1(out, fieldValue);
+    out.copy(CRLF);
+    if (headerLines !== "") writeLatin1(out, headerLines);
     out.copy(CRLF);
     markDirty(this);
     this.#mode = "upgraded";

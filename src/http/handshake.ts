@@ -64,19 +64,43 @@ export function checkUpgrade(req: UpgradeRequestLike): UpgradeOffer {
   return { key, protocols: offered === undefined ? NO_PROTOCOLS : parseProtocols(offered) };
 }
 
+/** Length of a valid `Sec-WebSocket-Key`: 16 bytes in base64. */
+const KEY_CHARS = 24;
+
+/** A valid key's bytes followed by the GUID's, rewritten for each key: hashed with no string made. */
+const KEY_AND_GUID = new Uint8Array(KEY_CHARS + WEBSOCKET_GUID.length);
+for (let i = 0; i < WEBSOCKET_GUID.length; i++) {
+  KEY_AND_GUID[KEY_CHARS + i] = WEBSOCKET_GUID.charCodeAt(i);
+}
+
+/** The bytes of `key + GUID`: in the shared array for a key of the usual length and ASCII. */
+function keyAndGuidBytes(key: string): Uint8Array {
+  if (key.length === KEY_CHARS) {
+    let i = 0;
+    for (; i < KEY_CHARS; i++) {
+      const c = key.charCodeAt(i);
+      if (c > 0x7f) break;
+      KEY_AND_GUID[i] = c;
+    }
+    if (i === KEY_CHARS) return KEY_AND_GUID;
+  }
+  return new TextEncoder().encode(key + WEBSOCKET_GUID);
+}
+
 /**
  * The `Sec-WebSocket-Accept` value for `key` (RFC 6455 §4.2.2): base64(SHA-1(key + GUID)).
  *
- * @param sha1Base64 A synchronous SHA-1 returning base64, e.g. from `node:crypto`; without it the digest
- * comes from `crypto.subtle` and the result is a promise.
+ * @param sha1Base64 A synchronous SHA-1 of bytes returning base64, e.g. from `node:crypto`; it must not
+ * keep the array it is given (it is reused). Without it the digest comes from `crypto.subtle` and the
+ * result is a promise.
  */
 export function acceptKey(
   key: string,
-  sha1Base64?: (text: string) => string,
+  sha1Base64?: (data: Uint8Array) => string,
 ): string | Promise<string> {
-  const text = key + WEBSOCKET_GUID;
-  if (sha1Base64 !== undefined) return sha1Base64(text);
-  return crypto.subtle.digest("SHA-1", new TextEncoder().encode(text)).then((digest) =>
+  const bytes = keyAndGuidBytes(key);
+  if (sha1Base64 !== undefined) return sha1Base64(bytes);
+  return crypto.subtle.digest("SHA-1", bytes.slice()).then((digest) =>
     base64(new Uint8Array(digest))
   );
 }

@@ -113,7 +113,7 @@ describe("checkUpgrade", () => {
 
 describe("acceptKey", () => {
   test("RFC 6455 §1.3 example, with a synchronous hash", () => {
-    const sha1 = (text: string) => createHash("sha1").update(text).digest("base64");
+    const sha1 = (data: Uint8Array) => createHash("sha1").update(data).digest("base64");
     assert.equal(acceptKey(RFC_KEY, sha1), RFC_ACCEPT);
   });
 
@@ -123,16 +123,22 @@ describe("acceptKey", () => {
     assert.equal(await accept, RFC_ACCEPT);
   });
 
-  test("both ways agree on other keys", async () => {
-    const sha1 = (text: string) => createHash("sha1").update(text).digest("base64");
+  test("both ways agree with a hash of key + GUID, for keys of any length, one after another", async () => {
+    const sha1 = (data: Uint8Array) => createHash("sha1").update(data).digest("base64");
+    const expected = (key: string) =>
+      createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
     for (
       const key of [
         "AAAAAAAAAAAAAAAAAAAAAA==",
         "x3JJHMbDL1EzLkh9GBhXDw==",
         "/////////////////////w==",
+        "short",
+        "a key longer than the usual twenty-four characters",
+        "é is not ASCII".padEnd(24, "x"),
       ]
     ) {
-      assert.equal(await acceptKey(key), sha1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"));
+      assert.equal(acceptKey(key, sha1), expected(key), key);
+      assert.equal(await acceptKey(key), expected(key), key);
     }
   });
 });

@@ -177,7 +177,7 @@ async function harness(setup: Setup = {}): Promise<Harness> {
 const SYNC_SHA1: Platform = {
   name: "streams",
   homeDir: () => undefined,
-  sha1Base64: (input) => createHash("sha1").update(input, "latin1").digest("base64"),
+  sha1Base64: (input) => createHash("sha1").update(input).digest("base64"),
 };
 
 /** Both handshake paths: `crypto.subtle` (asynchronous, the default) and a synchronous SHA-1. */
