@@ -67,11 +67,11 @@ export function checkUpgrade(req: UpgradeRequestLike): UpgradeOffer {
 /** Length of a valid `Sec-WebSocket-Key`: 16 bytes in base64. */
 const KEY_CHARS = 24;
 
+const encoder = new TextEncoder();
+
 /** A valid key's bytes followed by the GUID's, rewritten for each key: hashed with no string made. */
 const KEY_AND_GUID = new Uint8Array(KEY_CHARS + WEBSOCKET_GUID.length);
-for (let i = 0; i < WEBSOCKET_GUID.length; i++) {
-  KEY_AND_GUID[KEY_CHARS + i] = WEBSOCKET_GUID.charCodeAt(i);
-}
+KEY_AND_GUID.set(encoder.encode(WEBSOCKET_GUID), KEY_CHARS);
 
 /** The bytes of `key + GUID`: in the shared array for a key of the usual length and ASCII. */
 function keyAndGuidBytes(key: string): Uint8Array {
@@ -84,7 +84,7 @@ function keyAndGuidBytes(key: string): Uint8Array {
     }
     if (i === KEY_CHARS) return KEY_AND_GUID;
   }
-  return new TextEncoder().encode(key + WEBSOCKET_GUID);
+  return encoder.encode(key + WEBSOCKET_GUID);
 }
 
 /**
