@@ -133,6 +133,10 @@ class DenoTransport implements Transport, Lingering {
   async readLoop(): Promise<void> {
     const small = spareIdleBuffers.pop() ?? new Uint8Array(IDLE_READ_BYTES);
     let buffer = small;
+    // The view handed to `onData`, kept while reads return the same length into the same buffer (a
+    // keep-alive client repeating one request): a new view per read is an allocation that can be skipped.
+    let view = buffer.subarray(0, 0);
+    let viewOf = buffer;
     try {
       while (!this.#closed) {
         if (this.#paused) await new Promise<void>((resolve) => this.#resume = resolve);
@@ -142,7 +146,11 @@ class DenoTransport implements Transport, Lingering {
         if (this.#ending) continue; // lingering: drop what the peer still sends
         deliveringBuffer = buffer.buffer;
         try {
-          this.handler.onData(buffer.subarray(0, n));
+          if (view.length !== n || viewOf !== buffer) {
+            view = buffer.subarray(0, n);
+            viewOf = buffer;
+          }
+          this.handler.onData(view);
         } finally {
           deliveringBuffer = null;
         }

@@ -77,15 +77,25 @@ export function writeLatin1(out: OutputBuffer, text: string): void {
 /** Writes the decimal digits of `value` (a non-negative safe integer) into `out`, without a string. */
 function writeDecimal(out: OutputBuffer, value: number): void {
   let digits = 1;
-  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  // Small lengths, the usual case, count their digits without a division.
+  if (value >= 10) {
+    digits = value < 100 ? 2 : value < 1000 ? 3 : value < 10000 ? 4 : decimalDigits(value);
+  }
   const buffer = out.reserve(digits);
   let offset = out.offset + digits;
   let rest = value;
   do {
-    buffer[--offset] = 0x30 + (rest % 10);
-    rest = Math.floor(rest / 10);
+    const next = Math.floor(rest / 10);
+    buffer[--offset] = 0x30 + (rest - next * 10);
+    rest = next;
   } while (rest > 0);
   out.commit(digits);
+}
+
+function decimalDigits(value: number): number {
+  let digits = 1;
+  for (let rest = value; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  return digits;
 }
 
 /** The UTF-8 length of `text` (a lone surrogate counts as U+FFFD, 3 bytes, as `TextEncoder` writes it). */
@@ -153,6 +163,34 @@ function statusLine(status: number): Uint8Array {
     if (reason !== "Unknown") statusLines.set(status, line);
   }
   return line;
+}
+
+/** A status line joined with the `Date` line it was built with. */
+interface StatusAndDate {
+  dateLine: Uint8Array;
+  bytes: Uint8Array;
+}
+
+/** Per registered status, its status line followed by the current `Date` line, rebuilt once a second. */
+const statusAndDateLines = new Map<number, StatusAndDate>();
+
+/**
+ * `"HTTP/1.1 <status> <reason>\r\nDate: <now>\r\n"` as bytes: the start of nearly every head, copied as one
+ * piece rather than two.
+ */
+function statusAndDateLine(status: number): Uint8Array {
+  const dateLine = httpDateLine();
+  const cached = statusAndDateLines.get(status);
+  if (cached !== undefined && cached.dateLine === dateLine) return cached.bytes;
+  const line = statusLine(status);
+  const bytes = new Uint8Array(line.length + dateLine.length);
+  bytes.set(line);
+  bytes.set(dateLine, line.length);
+  if (cached !== undefined) {
+    cached.dateLine = dateLine;
+    cached.bytes = bytes;
+  } else if (statusLines.get(status) === line) statusAndDateLines.set(status, { dateLine, bytes });
+  return bytes;
 }
 
 /** Headers the server computes itself from the response's state. */
@@ -453,9 +491,8 @@ export class HttpResponse {
     }
     const out = this.#channel.out;
     // Piece by piece into the slab, the fixed pieces from cached bytes: no string for the whole head.
-    out.copy(statusLine(status));
+    out.copy(this.#hasDate ? statusLine(status) : statusAndDateLine(status));
     if (this.#headerLines !== "") writeLatin1(out, this.#headerLines);
-    if (!this.#hasDate) out.copy(httpDateLine());
     if (sentLength >= 0) {
       out.copy(CONTENT_LENGTH);
       writeDecimal(out, sentLength);

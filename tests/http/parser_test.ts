@@ -399,6 +399,20 @@ describe("RequestParser: valid requests", () => {
     }
   });
 
+  test("lines around the length scanned byte by byte, and far beyond it, parse alike in any chunking", () => {
+    // The parser looks for a line's LF in JavaScript over its first 64 bytes and with indexOf after that.
+    const names = [62, 63, 64, 65, 66, 130].map((length) => `X-${"n".repeat(length - 2)}`);
+    const wire = "GET / HTTP/1.1\r\nHost: h\r\n" +
+      names.map((name) => `${name}: ${name.length}\r\n`).join("") + "X-Long: " + "v".repeat(300) +
+      "\r\n\r\n";
+    const request = parseOne(wire);
+    assert.deepEqual(request.headers, [
+      ["Host", "h"],
+      ...names.map((name) => [name, String(name.length)]),
+      ["X-Long", "v".repeat(300)],
+    ]);
+  });
+
   test("empty lines before the request line are skipped", () => {
     const outcome = parse(
       `${"\r\n".repeat(MAX_LEADING_EMPTY_LINES)}GET / HTTP/1.1\r\nHost: h\r\n\r\n`,
@@ -761,6 +775,19 @@ describe("RequestParser: errors", () => {
       ]
     ) {
       assert.strictEqual(parseOne(`GET / HTTP/1.1\r\nHost: ${host}\r\n\r\n`).host, host);
+    }
+  });
+
+  test("a Host value is checked even when cached from another field or from a valid request", () => {
+    // Values of common fields share one cache, which also remembers whether a value is a valid Host.
+    assert.equal(parseOne("GET / HTTP/1.1\r\nHost: good.example\r\n\r\n").host, "good.example");
+    assert.equal(parseOne("GET / HTTP/1.1\r\nHost: good.example\r\n\r\n").host, "good.example");
+    for (const field of ["User-Agent", "Accept", "Origin"]) {
+      assert.equal(parseOne(`GET / HTTP/1.1\r\nHost: h\r\n${field}: a b\r\n\r\n`).host, "h");
+      assert.equal(
+        parseError(`GET / HTTP/1.1\r\n${field}: a b\r\nHost: a b\r\n\r\n`, 400),
+        "Host header is not a valid host[:port]",
+      );
     }
   });
 

@@ -91,6 +91,73 @@ describe("response writer", () => {
     );
   });
 
+  test("Date follows the clock into the next second for every status; an app's own Date replaces it", async () => {
+    const realNow = Date.now;
+    let now = Date.UTC(2030, 0, 2, 3, 4, 5, 900);
+    Date.now = () => now;
+    try {
+      await withServer(
+        (request) => {
+          const response = HttpResponse.create(request);
+          if (request.path === "/own") {
+            response.writeHeader("Date", "Sun, 06 Nov 1994 08:49:37 GMT");
+          } else response.status = Number(request.path.substring(1));
+          response.writeHeader("X-App", "1");
+          response.writeBody("x");
+          response.destroy();
+        },
+        {},
+        async (server) => {
+          const connection = new MemoryConnection(server);
+          const expected: [status: number, date: string][] = [];
+          const ask = (path: string, status: number, date: string) => {
+            connection.write(get(path));
+            expected.push([status, date]);
+          };
+          ask("/200", 200, "Wed, 02 Jan 2030 03:04:05 GMT");
+          ask("/404", 404, "Wed, 02 Jan 2030 03:04:05 GMT");
+          let responses = await connection.waitForResponses(2);
+          now += 200;
+          ask("/200", 200, "Wed, 02 Jan 2030 03:04:06 GMT");
+          ask("/404", 404, "Wed, 02 Jan 2030 03:04:06 GMT");
+          ask("/own", 200, "Sun, 06 Nov 1994 08:49:37 GMT");
+          responses = await connection.waitForResponses(5);
+          for (const [i, response] of responses.entries()) {
+            assert.equal(response.status, expected[i][0]);
+            assert.deepEqual(response.headerAll("date"), [expected[i][1]], `response ${i}`);
+            assert.equal(response.header("x-app"), "1");
+          }
+        },
+      );
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
+  test("Content-Length is written exactly at every count of digits", async () => {
+    const lengths = [1, 9, 10, 99, 100, 999, 1000, 9999, 10000, 12345, 100000, 1048576];
+    await withServer(
+      (request) => {
+        const response = HttpResponse.create(request);
+        const length = Number(request.path.substring(1));
+        // Set, because bodies over 64 KiB written before the head would otherwise go chunked.
+        response.contentLength = length;
+        response.writeBody(new Uint8Array(length));
+        response.destroy();
+      },
+      {},
+      async (server) => {
+        const connection = new MemoryConnection(server);
+        for (const length of lengths) connection.write(get(`/${length}`));
+        const responses = await connection.waitForResponses(lengths.length);
+        assert.deepEqual(responses.map((r) => r.header("content-length")), lengths.map(String));
+        assert.deepEqual(responses.map((r) => r.body.length), lengths);
+        const written = connection.text.match(/Content-Length: [^\r]*\r\n/g);
+        assert.deepEqual(written, lengths.map((length) => `Content-Length: ${length}\r\n`));
+      },
+    );
+  });
+
   test("text bodies go out as UTF-8 with their exact byte length, held or streamed", async () => {
     const texts = [
       "plain ASCII",

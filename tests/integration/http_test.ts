@@ -281,6 +281,24 @@ describe("responses over raw sockets", () => {
     });
   });
 
+  test("keep-alive requests of one length, then a larger one, each reach the handler as sent", async () => {
+    // Adapters may hand the core the same view of their read buffer while reads repeat one length, and
+    // switch to a larger buffer for a large read: every request must still be read from the right bytes.
+    await withServer(echoPath, {}, async (server) => {
+      const connection = await RawConnection.connect(server.port);
+      try {
+        const paths = ["/aa", "/bb", `/${"c".repeat(3000)}`, "/dd", "/ee"];
+        for (const [i, path] of paths.entries()) {
+          await connection.write(get(path));
+          const responses = await connection.waitForResponses(i + 1);
+          assert.equal(responses[i].text(), path);
+        }
+      } finally {
+        connection.destroy();
+      }
+    });
+  });
+
   test("a slower async first handler still answers first", async () => {
     const gate = deferred();
     const started = deferred();
