@@ -11,7 +11,10 @@
  * "Hello World!". Each run starts a fresh server pinned to CPU 0 (`taskset`), checks its answer, warms it up,
  * then runs `wrk -t1 -c100 -d5s` pinned to CPU 1. Runs alternate Wharf and peer (A B A B …) so drift in the
  * machine hits both alike; the table shows the median requests/s of each, their ratio, and the spread of
- * the rounds (± half their range, relative to the median).
+ * the rounds (± half their range, relative to the median), and the CPU both processes used over the
+ * measured run, as a share of one core (median of the rounds): the server's (all its threads, from
+ * `/proc/<pid>/stat`) and wrk's (its children's time as its shell reaps it). A wrk share near 100% means
+ * wrk set the pace, not the server: that server's figure is then a lower bound of what it can answer.
  *
  * `--floors` (opt-in) adds a third contender on Node and Deno, run in the same rounds (A B C): the
  * canned-response servers of `bench/floors/` (`node_net_http.mjs` on `node:net`, `deno_conn_http.ts` on
@@ -204,20 +207,54 @@ interface WrkResult {
   requestsPerSecond: number;
   /** Non-2xx answers and socket errors: any of them makes the number suspect. */
   errors: number;
+  /** wrk's CPU time over the run, in seconds (user + system). */
+  wrkCpuSeconds: number;
+}
+
+/**
+ * A median CPU share at or above which a process counts as saturated: wrk there while the server is
+ * below it means wrk, not the server, set the request rate.
+ */
+const PACING_SHARE = 0.95;
+
+/** Clock ticks per second of the CPU times in `/proc/<pid>/stat` (`USER_HZ`, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/**
+ * Fields 3 onwards of `/proc/<pid>/stat` (index 0 is field 3, the state): the command name before them is
+ * in parentheses and may contain spaces.
+ */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).trim().split(" ");
+}
+
+/** User + system CPU seconds of process `pid` so far, all threads (fields 14 and 15 of its stat). */
+function processCpuSeconds(pid: number): number {
+  const fields = statFields(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 function wrk(url: string, seconds: number, connections: number): WrkResult {
+  // wrk runs as the child of a shell that prints its own stat line once wrk is reaped: the children's
+  // times there (fields 16 and 17) are wrk's CPU time, which wrk itself does not report.
+  const script = 'wrk "$@"; status=$?; cat /proc/$$/stat; exit $status';
   const result = spawnSync("taskset", [
     "-c",
     CLIENT_CPU,
-    "wrk",
+    "sh",
+    "-c",
+    script,
+    "sh",
     "-t1",
     `-c${connections}`,
     `-d${seconds}s`,
     url,
   ], { encoding: "utf8" });
   if (result.status !== 0) throw new BenchError(`wrk failed: ${result.stderr}${result.stdout}`);
-  const output = result.stdout;
+  const lines = result.stdout.trimEnd().split("\n");
+  const shellStat = statFields(lines.pop()!);
+  const wrkCpuSeconds = (Number(shellStat[13]) + Number(shellStat[14])) / CLOCK_TICKS;
+  const output = lines.join("\n");
   const rate = /Requests\/sec:\s+([\d.]+)/.exec(output);
   if (rate === null) throw new BenchError(`Cannot read wrk's output:\n${output}`);
   let errors = 0;
@@ -227,11 +264,20 @@ function wrk(url: string, seconds: number, connections: number): WrkResult {
     output,
   );
   if (socket !== null) errors += socket.slice(1).reduce((sum, count) => sum + Number(count), 0);
-  return { requestsPerSecond: Number(rate[1]), errors };
+  return { requestsPerSecond: Number(rate[1]), errors, wrkCpuSeconds };
+}
+
+/** One measured run's figures. */
+interface RunResult {
+  requestsPerSecond: number;
+  errors: number;
+  /** CPU used over the measured run, as a share of one core. */
+  serverCpu: number;
+  wrkCpu: number;
 }
 
 /** One run: a fresh server, a check of its answer, a warm-up, then the measured run. */
-async function measure(contender: Contender, options: Options): Promise<WrkResult> {
+async function measure(contender: Contender, options: Options): Promise<RunResult> {
   const { child, url } = await startServer(contender.command);
   try {
     const response = await fetch(url);
@@ -240,7 +286,16 @@ async function measure(contender: Contender, options: Options): Promise<WrkResul
       throw new BenchError(`${contender.command.join(" ")} answered ${response.status} ${body}`);
     }
     if (options.warmup > 0) wrk(url, options.warmup, options.connections);
-    return wrk(url, options.duration, options.connections);
+    const serverCpuBefore = processCpuSeconds(child.pid!);
+    const started = performance.now();
+    const result = wrk(url, options.duration, options.connections);
+    const seconds = (performance.now() - started) / 1000;
+    return {
+      requestsPerSecond: result.requestsPerSecond,
+      errors: result.errors,
+      serverCpu: (processCpuSeconds(child.pid!) - serverCpuBefore) / seconds,
+      wrkCpu: result.wrkCpuSeconds / seconds,
+    };
   } finally {
     await stopServer(child);
   }
@@ -255,6 +310,11 @@ function median(values: number[]): number {
 /** ± half the range of the rounds relative to their median, as a percentage: how far apart they were. */
 function spread(values: number[]): string {
   return `±${((Math.max(...values) - Math.min(...values)) / median(values) * 50).toFixed(1)}%`;
+}
+
+/** Median CPU shares of the rounds, e.g. `100% / 84%`. */
+function cpuShares(...sides: number[][]): string {
+  return sides.map((shares) => `${Math.round(median(shares) * 100)}%`).join(" / ");
 }
 
 function table(rows: string[][]): string {
@@ -299,11 +359,16 @@ async function measureAll(options: Options): Promise<void> {
     "Wharf spread",
     "peer spread",
     ...(options.floors ? ["floor", "floor req/s", "floor/peer", "floor spread"] : []),
+    options.floors ? "server CPU W/P/F" : "server CPU W/P",
+    options.floors ? "wrk CPU W/P/F" : "wrk CPU W/P",
   ]];
   const warnings: string[] = [];
   const floorLines: string[] = [];
+  const pacedLines: string[] = [];
   for (const runtime of RUNTIMES.filter((runtime) => options.runtimes.includes(runtime.name))) {
     const results = { wharf: [] as number[], peer: [] as number[], floor: [] as number[] };
+    const serverCpu = { wharf: [] as number[], peer: [] as number[], floor: [] as number[] };
+    const wrkCpu = { wharf: [] as number[], peer: [] as number[], floor: [] as number[] };
     const sides = options.floors && runtime.floor !== undefined
       ? ["wharf", "peer", "floor"] as const
       : ["wharf", "peer"] as const;
@@ -312,9 +377,12 @@ async function measureAll(options: Options): Promise<void> {
         const contender = runtime[side]!;
         const result = await measure(contender, options);
         results[side].push(result.requestsPerSecond);
+        serverCpu[side].push(result.serverCpu);
+        wrkCpu[side].push(result.wrkCpu);
         console.log(
           `  ${runtime.name} round ${round + 1} ${contender.label}: ` +
-            `${integer.format(result.requestsPerSecond)} req/s`,
+            `${integer.format(result.requestsPerSecond)} req/s, server CPU ` +
+            `${Math.round(result.serverCpu * 100)}%, wrk CPU ${Math.round(result.wrkCpu * 100)}%`,
         );
         if (result.errors > 0) {
           warnings.push(
@@ -340,7 +408,22 @@ async function measureAll(options: Options): Promise<void> {
         (median(results.floor) / peer).toFixed(2),
         spread(results.floor),
       ]),
+      cpuShares(...sides.map((side) => serverCpu[side])),
+      cpuShares(...sides.map((side) => wrkCpu[side])),
     ]);
+    for (const side of sides) {
+      const client = median(wrkCpu[side]);
+      const server = median(serverCpu[side]);
+      if (client >= PACING_SHARE && server < PACING_SHARE) {
+        pacedLines.push(
+          `${runtime.name} ${runtime[side]!.label}: wrk ${
+            Math.round(client * 100)
+          }% of its core, the ` +
+            `server ${Math.round(server * 100)}%: wrk set the pace, so ` +
+            `${integer.format(median(results[side]))} req/s is a lower bound of this server's.`,
+        );
+      }
+    }
     if (options.floors && runtime.floor !== undefined) {
       const floor = median(results.floor);
       floorLines.push(
@@ -354,6 +437,11 @@ async function measureAll(options: Options): Promise<void> {
     }
   }
   console.log(`\n${table(rows)}`);
+  console.log(
+    "\nCPU: share of one core over the measured run, median of the rounds (server: all its threads; wrk: " +
+      "its own time). Near 100% for wrk means wrk set the pace: that server's figure is a lower bound.",
+  );
+  for (const line of pacedLines) console.log(line);
   if (floorLines.length > 0) {
     console.log(
       "\nFloors (--floors, bench/floors/): one canned response written per read on the runtime's " +
