@@ -20,6 +20,7 @@ import { type HttpRequest, requestOwner } from "./http/request.ts";
 import { type HttpResponse, isToken, latin1Bytes } from "./http/response.ts";
 import { CloseCode } from "./protocol/close.ts";
 import { encodeFrame, Opcode } from "./protocol/frame.ts";
+import type { Borrower } from "./protocol/message_pool.ts";
 import { type WebSocketHandler, WebSocketProtocol } from "./protocol/websocket.ts";
 
 /** Callbacks and options of one upgrade (the seed's `struct WebsocketSettings`). */
@@ -176,7 +177,7 @@ export class WebsocketConnection {
 }
 
 /** The machinery behind one {@linkcode WebsocketConnection}; the transport's events arrive here. */
-class Session implements UpgradedProtocol, WebSocketHandler {
+class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   readonly connection: HttpConnection;
   readonly ws: WebsocketConnection;
   // The callbacks only: keeping the settings object would keep the request, its headers and body alive for
@@ -216,6 +217,10 @@ class Session implements UpgradedProtocol, WebSocketHandler {
     return this.connection.out.length + this.connection.transport.bufferedAmount;
   }
 
+  get transportOpen(): boolean {
+    return !this.connection.closed;
+  }
+
   // ---- app-facing ----
 
   write(data: Uint8Array | string, isText: boolean): 0 | -1 {
@@ -236,7 +241,7 @@ class Session implements UpgradedProtocol, WebSocketHandler {
       typeof data !== "string" && data.length > COPY_THRESHOLD_BYTES &&
       deliveringProtocol !== undefined
     ) {
-      deliveringProtocol.releaseIfShared(data);
+      deliveringProtocol.releaseIfShared(data, this);
     }
     const sent = eachDepth > 0
       ? this.protocol.sendEncoded(broadcastFrameFor(data, isText))

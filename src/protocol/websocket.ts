@@ -27,6 +27,7 @@ import {
   unmask,
   writeFrame,
 } from "./frame.ts";
+import { type Borrower, giveBackMessageBuffer, takeMessageBuffer } from "./message_pool.ts";
 import { isValidUtf8, Utf8Validator } from "./utf8.ts";
 
 /** What the protocol reports to the layer above. Callbacks run synchronously inside the calls that cause them. */
@@ -64,6 +65,9 @@ export type WebSocketState = "open" | "closing" | "closed";
  * no large buffer; 64 KiB covers most chat and RPC traffic without reallocating.
  */
 const KEEP_MESSAGE_BUFFER_BYTES = 64 * 1024;
+
+/** A message written to more than one connection: its buffer is never known to be free again. */
+const MANY_BORROWERS: Borrower = { bufferedAmount: 1, transportOpen: false };
 /**
  * Strings of at most this many UTF-16 units are encoded straight into the output slab: at 3 bytes a unit
  * they stay within the size the output buffer copies anyway.
@@ -109,6 +113,9 @@ export class WebSocketProtocol {
   #message: Uint8Array | null = null;
   /** `maxMessageBytes()` as read at the last data frame header: how far a fragmented message may grow. */
   #limit = 0;
+  /** The message buffer while its message is being delivered, and who it was written to meanwhile. */
+  #lending: Uint8Array | null = null;
+  #borrower: Borrower | null = null;
   /** Allocated with the first fragmented text message; idle connections hold none. */
   #utf8: Utf8Validator | null = null;
   /** A control frame's payload split across chunks. */
@@ -224,12 +231,17 @@ export class WebSocketProtocol {
   }
 
   /**
-   * Gives the message buffer away if `view` shares it, so the next message gets a new one. The layer above
-   * calls it when the application queues received data to be sent, which may then be queued by reference.
+   * Gives the message buffer away if `view` shares it, so the next message gets another one: `borrower`
+   * may be writing it by reference. The layer above calls it, while a message is being delivered, when the
+   * application queues that data to be sent. Once the delivery returns, a buffer lent to one borrower goes
+   * to the message pool to be reused when that borrower has written it; one lent to several is dropped.
    * Views into a read chunk are not covered: the transport owns those.
    */
-  releaseIfShared(view: Uint8Array): void {
-    if (this.#message !== null && view.buffer === this.#message.buffer) this.#message = null;
+  releaseIfShared(view: Uint8Array, borrower: Borrower): void {
+    const lending = this.#lending;
+    if (lending === null || view.buffer !== lending.buffer) return;
+    const earlier = this.#borrower;
+    this.#borrower = earlier === null || earlier === borrower ? borrower : MANY_BORROWERS;
   }
 
   /**
@@ -366,13 +378,17 @@ export class WebSocketProtocol {
       const size = this.#fin ? required : Math.max(required, Math.min(capacity * 2, this.#limit));
       let grown: Uint8Array;
       try {
-        grown = new Uint8Array(size);
+        grown = (size > KEEP_MESSAGE_BUFFER_BYTES ? takeMessageBuffer(size) : null) ??
+          new Uint8Array(size);
       } catch {
         // Only reachable with a limit above what the runtime can allocate (e.g. Infinity): the peer's
         // declared length must not crash the process.
         return this.#fail(CloseCode.MessageTooBig, TOO_BIG);
       }
-      if (message !== null && at > 0) grown.set(message.subarray(0, at));
+      if (message !== null) {
+        if (at > 0) grown.set(message.subarray(0, at));
+        if (capacity > KEEP_MESSAGE_BUFFER_BYTES) giveBackMessageBuffer(message, null);
+      }
       this.#message = message = grown;
     }
     message.set(chunk.subarray(start, stop), at);
@@ -388,12 +404,28 @@ export class WebSocketProtocol {
       return;
     }
     const length = this.#messageLength;
-    const data = this.#message === null ? EMPTY : this.#message.subarray(0, length);
+    const message = this.#message;
     this.#messageOpcode = 0;
     this.#messageLength = 0;
-    this.#handler.onMessage(data, isText);
-    if (this.#message !== null && this.#message.length > KEEP_MESSAGE_BUFFER_BYTES) {
-      this.#message = null;
+    if (message === null) {
+      this.#handler.onMessage(EMPTY, isText);
+      return;
+    }
+    this.#lending = message;
+    try {
+      this.#handler.onMessage(message.subarray(0, length), isText);
+    } finally {
+      this.#lending = null;
+    }
+    const borrower = this.#borrower;
+    this.#borrower = null;
+    // Past 64 KiB the buffer goes back to the pool, so an idle connection keeps none; a lent one goes
+    // whatever its size, since this connection may not reuse it.
+    if (borrower !== null || message.length > KEEP_MESSAGE_BUFFER_BYTES) {
+      if (this.#message === message) this.#message = null;
+      if (borrower !== MANY_BORROWERS && message.length > KEEP_MESSAGE_BUFFER_BYTES) {
+        giveBackMessageBuffer(message, borrower);
+      }
     }
   }
 

@@ -310,6 +310,51 @@ for (const [name, connect] of await clients()) {
       }
     });
 
+    test("40 messages of 300–66 kB echoed, every third also relayed, arrive intact and in order", {
+      skip,
+      timeout: TEST_MS,
+    }, async () => {
+      // Buffered messages over 64 KiB come from the process-wide pool: a buffer echoed by reference must
+      // not be reused while the sender's transport still has it queued, nor one written to two sockets.
+      const saved = Websocket.maxMsgSize;
+      Websocket.maxMsgSize = TEST_MAX_MSG_SIZE;
+      let receiver: WebsocketConnection | undefined;
+      let count = 0;
+      const server = await startHttpServer((request) => {
+        Websocket.upgrade({
+          request,
+          onOpen: (ws) => {
+            if (request.path === "/receiver") receiver = ws;
+          },
+          onMessage: (ws, data, isText) => {
+            Websocket.write(ws, data, isText);
+            if (count++ % 3 === 0 && receiver !== undefined) {
+              Websocket.write(receiver, data, isText);
+            }
+          },
+        });
+      }, { port: 0, address: "127.0.0.1", handleSignals: false });
+      try {
+        const target = (connect as Connect)(`ws://127.0.0.1:${server.port}/receiver`);
+        await target.opened;
+        const source = (connect as Connect)(`ws://127.0.0.1:${server.port}/sender`);
+        await source.opened;
+        const messages = Array.from({ length: 40 }, (_, i) => pattern(300_000 - i * 6_000, i + 7));
+        for (const message of messages) source.send(message);
+        for (let i = 0; i < messages.length; i++) assertEcho(await source.next(), messages[i], i);
+        for (let i = 0; i < messages.length; i += 3) {
+          assertEcho(await target.next(), messages[i], i);
+        }
+        source.close(1000, "bye");
+        target.close(1000, "bye");
+        await source.closed();
+        await target.closed();
+      } finally {
+        Websocket.maxMsgSize = saved;
+        await within(server.stop(), WAIT_MS * 2, "server.stop()");
+      }
+    });
+
     test("a server that honours -1 and onDrain streams 8 MiB within backpressureLimit", {
       skip,
       timeout: TEST_MS,

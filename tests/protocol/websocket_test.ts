@@ -2,6 +2,11 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { COPY_THRESHOLD_BYTES } from "../../src/_output_buffer.ts";
 import { encodeFrame, Opcode } from "../../src/protocol/frame.ts";
+import {
+  clearMessagePool,
+  giveBackMessageBuffer,
+  takeMessageBuffer,
+} from "../../src/protocol/message_pool.ts";
 import { concat, hex } from "../_helpers/splits.ts";
 import {
   clientFrame,
@@ -42,6 +47,11 @@ function closedAtByte(bytes: Uint8Array, limit?: number): number {
     if (s.proto.state === "closed") return i;
   }
   return -1;
+}
+
+/** A borrower that has written everything: a buffer lent to it is free at once. */
+function drained() {
+  return { bufferedAmount: 0, transportOpen: true };
 }
 
 function filled(length: number, seed = 0): Uint8Array {
@@ -632,7 +642,7 @@ describe("zero copy and the message buffer", () => {
     const s = session(undefined, {
       onMessage(data, _isText, self) {
         seen.push(data);
-        if (seen.length === 2) self.proto.releaseIfShared(data);
+        if (seen.length === 2) self.proto.releaseIfShared(data, drained());
       },
     });
     s.proto.receive(message());
@@ -643,7 +653,7 @@ describe("zero copy and the message buffer", () => {
     assert.notEqual(seen[2].buffer, seen[1].buffer);
     assert.deepEqual(seen[1], kept, "the released buffer was written to");
     // A view that does not share the buffer changes nothing.
-    s.proto.releaseIfShared(new Uint8Array(6));
+    s.proto.releaseIfShared(new Uint8Array(6), drained());
     s.proto.receive(message());
     assert.equal(seen[3].buffer, seen[2].buffer);
   });
@@ -653,7 +663,7 @@ describe("zero copy and the message buffer", () => {
     const s = session(undefined, {
       onMessage(data, isText, self) {
         self.proto.send(data, isText);
-        self.proto.releaseIfShared(data);
+        self.proto.releaseIfShared(data, drained());
       },
     });
     const fragmented = (seed: number) =>
@@ -670,6 +680,7 @@ describe("zero copy and the message buffer", () => {
   });
 
   test("a message buffer above 64 KiB is dropped after its message", () => {
+    clearMessagePool();
     const sizes: number[] = [];
     const s = session(1024 * 1024, { onMessage: (data) => sizes.push(data.buffer.byteLength) });
     const large = clientFrame(BINARY, filled(70 * 1024));
@@ -679,6 +690,112 @@ describe("zero copy and the message buffer", () => {
     s.proto.receive(small.slice(0, 8));
     s.proto.receive(small.slice(8));
     assert.deepEqual(sizes, [70 * 1024, 10]);
+  });
+});
+
+describe("the large message buffer pool", () => {
+  const LARGE = 70 * 1024;
+  /** One unfragmented large message split across two reads, so it is buffered. */
+  function receiveLarge(s: ReturnType<typeof session>, seed: number): void {
+    const frame = clientFrame(BINARY, filled(LARGE, seed));
+    s.proto.receive(frame.slice(0, 100));
+    s.proto.receive(frame.slice(100));
+  }
+
+  test("a delivered large buffer nobody kept is reused by the next large message", () => {
+    clearMessagePool();
+    const buffers: ArrayBufferLike[] = [];
+    const s = session(1024 * 1024, { onMessage: (data) => buffers.push(data.buffer) });
+    receiveLarge(s, 1);
+    receiveLarge(s, 2);
+    assert.equal(buffers[1], buffers[0]);
+  });
+
+  test("a buffer lent to a borrower is reused only once the borrower has written everything", () => {
+    clearMessagePool();
+    const borrower = { bufferedAmount: LARGE, transportOpen: true };
+    const seen: Uint8Array[] = [];
+    const s = session(1024 * 1024, {
+      onMessage(data, _isText, self) {
+        seen.push(data);
+        self.proto.releaseIfShared(data, borrower);
+      },
+    });
+    receiveLarge(s, 1);
+    const kept = seen[0].slice();
+    receiveLarge(s, 2);
+    assert.notEqual(
+      seen[1].buffer,
+      seen[0].buffer,
+      "reused while the borrower still had it queued",
+    );
+    assert.deepEqual(seen[0], kept, "the lent buffer was written to");
+    borrower.bufferedAmount = 0;
+    receiveLarge(s, 3);
+    assert.equal(seen[2].buffer, seen[0].buffer);
+    assert.deepEqual(seen[2], filled(LARGE, 3));
+  });
+
+  test("a buffer lent to a borrower whose transport closed is never reused", () => {
+    clearMessagePool();
+    const borrower = { bufferedAmount: 0, transportOpen: false };
+    const seen: Uint8Array[] = [];
+    const s = session(1024 * 1024, {
+      onMessage(data, _isText, self) {
+        seen.push(data);
+        if (seen.length === 1) self.proto.releaseIfShared(data, borrower);
+      },
+    });
+    receiveLarge(s, 1);
+    receiveLarge(s, 2);
+    receiveLarge(s, 3);
+    assert.notEqual(seen[1].buffer, seen[0].buffer);
+    assert.notEqual(seen[2].buffer, seen[0].buffer);
+  });
+
+  test("a message written to two borrowers keeps its buffer out of the pool for good", () => {
+    clearMessagePool();
+    const first = { bufferedAmount: 0, transportOpen: true };
+    const second = { bufferedAmount: 0, transportOpen: true };
+    const seen: Uint8Array[] = [];
+    const s = session(1024 * 1024, {
+      onMessage(data, _isText, self) {
+        seen.push(data);
+        if (seen.length === 1) {
+          self.proto.releaseIfShared(data, first);
+          self.proto.releaseIfShared(data, second);
+        }
+      },
+    });
+    receiveLarge(s, 1);
+    receiveLarge(s, 2);
+    assert.notEqual(seen[1].buffer, seen[0].buffer);
+  });
+
+  test("a pooled buffer much larger than a message is left for a larger one", () => {
+    clearMessagePool();
+    giveBackMessageBuffer(new Uint8Array(LARGE * 8), null);
+    const buffers: ArrayBufferLike[] = [];
+    const s = session(1024 * 1024, { onMessage: (data) => buffers.push(data.buffer) });
+    receiveLarge(s, 1);
+    assert.equal(buffers[0].byteLength, LARGE);
+    assert.equal(takeMessageBuffer(LARGE * 7)?.length, LARGE * 8);
+  });
+
+  test("releaseIfShared outside a delivery, or of other bytes, lends nothing", () => {
+    clearMessagePool();
+    const borrower = { bufferedAmount: 1, transportOpen: true };
+    const buffers: ArrayBufferLike[] = [];
+    const s = session(1024 * 1024, {
+      onMessage(data, _isText, self) {
+        buffers.push(data.buffer);
+        self.proto.releaseIfShared(new Uint8Array(LARGE), borrower);
+      },
+    });
+    receiveLarge(s, 1);
+    s.proto.releaseIfShared(new Uint8Array(buffers[0]), borrower);
+    receiveLarge(s, 2);
+    assert.equal(buffers[1], buffers[0]);
   });
 });
 
