@@ -24,21 +24,21 @@ export interface Borrower {
 
 /** How many buffers the pool keeps: enough for a few connections exchanging large messages at once. */
 const POOL_SLOTS = 8;
-/** A pooled buffer is used for a message that needs at least this share of it, so little memory is wasted. */
-const MIN_FILL = 4;
+/** A pooled buffer serves only messages of at least 1/this of its size, so little of it sits unused. */
+const MAX_SIZE_FACTOR = 4;
 
 const buffers: Uint8Array[] = [];
 const borrowers: (Borrower | null)[] = [];
 
 /**
- * A pooled buffer of at least `size` bytes (and at most {@linkcode MIN_FILL} times it) that nobody may
+ * A pooled buffer of at least `size` bytes (and at most {@linkcode MAX_SIZE_FACTOR} times it) that nobody may
  * still be writing, taken out of the pool; `null` when there is none. Its bytes are whatever the last
  * message left: the caller overwrites what it uses.
  */
 export function takeMessageBuffer(size: number): Uint8Array | null {
   for (let i = 0; i < buffers.length; i++) {
     const buffer = buffers[i];
-    if (buffer.length < size || buffer.length > size * MIN_FILL) continue;
+    if (buffer.length < size || buffer.length > size * MAX_SIZE_FACTOR) continue;
     const borrower = borrowers[i];
     if (borrower !== null) {
       if (!borrower.transportOpen) {
