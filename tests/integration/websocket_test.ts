@@ -272,12 +272,19 @@ for (const [name, connect] of await clients()) {
       });
     });
 
-    test("60 messages of 17–70 kB relayed to another connection arrive intact and in order", {
-      skip,
-      timeout: TEST_MS,
-    }, async () => {
-      // The relay writes the view onMessage was handed to a different socket: while that socket's kernel
-      // buffer is full the bytes wait in its transport, and must not be the sender's recycled read buffer.
+    /**
+     * A server whose connection on `/receiver` is handed to `onMessage`, a client there (`target`) and one
+     * on `/sender` (`source`); `exchange` runs between them, then both close cleanly.
+     */
+    async function withReceiver(
+      onMessage: (
+        ws: WebsocketConnection,
+        data: Uint8Array,
+        isText: boolean,
+        receiver: WebsocketConnection | undefined,
+      ) => void,
+      exchange: (source: TestSocket, target: TestSocket) => Promise<void>,
+    ): Promise<void> {
       const saved = Websocket.maxMsgSize;
       Websocket.maxMsgSize = TEST_MAX_MSG_SIZE;
       let receiver: WebsocketConnection | undefined;
@@ -287,9 +294,7 @@ for (const [name, connect] of await clients()) {
           onOpen: (ws) => {
             if (request.path === "/receiver") receiver = ws;
           },
-          onMessage: (_ws, data, isText) => {
-            if (receiver !== undefined) Websocket.write(receiver, data, isText);
-          },
+          onMessage: (ws, data, isText) => onMessage(ws, data, isText, receiver),
         });
       }, { port: 0, address: "127.0.0.1", handleSignals: false });
       try {
@@ -297,9 +302,7 @@ for (const [name, connect] of await clients()) {
         await target.opened;
         const source = (connect as Connect)(`ws://127.0.0.1:${server.port}/sender`);
         await source.opened;
-        const messages = Array.from({ length: 60 }, (_, i) => pattern(17_000 + i * 900, i + 30));
-        for (const message of messages) source.send(message);
-        for (let i = 0; i < messages.length; i++) assertEcho(await target.next(), messages[i], i);
+        await exchange(source, target);
         source.close(1000, "bye");
         target.close(1000, "bye");
         await source.closed();
@@ -308,6 +311,21 @@ for (const [name, connect] of await clients()) {
         Websocket.maxMsgSize = saved;
         await within(server.stop(), WAIT_MS * 2, "server.stop()");
       }
+    }
+
+    test("60 messages of 17–70 kB relayed to another connection arrive intact and in order", {
+      skip,
+      timeout: TEST_MS,
+    }, async () => {
+      // The relay writes the view onMessage was handed to a different socket: while that socket's kernel
+      // buffer is full the bytes wait in its transport, and must not be the sender's recycled read buffer.
+      await withReceiver((_ws, data, isText, receiver) => {
+        if (receiver !== undefined) Websocket.write(receiver, data, isText);
+      }, async (source, target) => {
+        const messages = Array.from({ length: 60 }, (_, i) => pattern(17_000 + i * 900, i + 30));
+        for (const message of messages) source.send(message);
+        for (let i = 0; i < messages.length; i++) assertEcho(await target.next(), messages[i], i);
+      });
     });
 
     test("40 messages of 300–66 kB echoed, every third also relayed, arrive intact and in order", {
@@ -316,43 +334,18 @@ for (const [name, connect] of await clients()) {
     }, async () => {
       // Buffered messages over 64 KiB come from the process-wide pool: a buffer echoed by reference must
       // not be reused while the sender's transport still has it queued, nor one written to two sockets.
-      const saved = Websocket.maxMsgSize;
-      Websocket.maxMsgSize = TEST_MAX_MSG_SIZE;
-      let receiver: WebsocketConnection | undefined;
       let count = 0;
-      const server = await startHttpServer((request) => {
-        Websocket.upgrade({
-          request,
-          onOpen: (ws) => {
-            if (request.path === "/receiver") receiver = ws;
-          },
-          onMessage: (ws, data, isText) => {
-            Websocket.write(ws, data, isText);
-            if (count++ % 3 === 0 && receiver !== undefined) {
-              Websocket.write(receiver, data, isText);
-            }
-          },
-        });
-      }, { port: 0, address: "127.0.0.1", handleSignals: false });
-      try {
-        const target = (connect as Connect)(`ws://127.0.0.1:${server.port}/receiver`);
-        await target.opened;
-        const source = (connect as Connect)(`ws://127.0.0.1:${server.port}/sender`);
-        await source.opened;
+      await withReceiver((ws, data, isText, receiver) => {
+        Websocket.write(ws, data, isText);
+        if (count++ % 3 === 0 && receiver !== undefined) Websocket.write(receiver, data, isText);
+      }, async (source, target) => {
         const messages = Array.from({ length: 40 }, (_, i) => pattern(300_000 - i * 6_000, i + 7));
         for (const message of messages) source.send(message);
         for (let i = 0; i < messages.length; i++) assertEcho(await source.next(), messages[i], i);
         for (let i = 0; i < messages.length; i += 3) {
           assertEcho(await target.next(), messages[i], i);
         }
-        source.close(1000, "bye");
-        target.close(1000, "bye");
-        await source.closed();
-        await target.closed();
-      } finally {
-        Websocket.maxMsgSize = saved;
-        await within(server.stop(), WAIT_MS * 2, "server.stop()");
-      }
+      });
     });
 
     test("a server that honours -1 and onDrain streams 8 MiB within backpressureLimit", {
