@@ -1,6 +1,8 @@
 /**
  * Binds Wharf to Node's `node:net` / `node:tls`. Socket events feed the core directly (no stream wrapper):
- * `data` buffers are handed over as they are, and writes go to `socket.write`, which queues by reference.
+ * plain TCP sockets read into one process-wide buffer (`_node_shared_read.ts`), TLS sockets and any Node
+ * without the internals for that hand over their `data` buffers as they are, and writes go to `socket.write`,
+ * which queues by reference.
  *
  * @module
  */
@@ -20,6 +22,7 @@ import {
 } from "../src/server.ts";
 import type { Transport, TransportHandler } from "../src/transport.ts";
 import { sha1Base64 } from "./_crypto_node.ts";
+import { isSharedReadBuffer, readIntoSharedBuffer } from "./_node_shared_read.ts";
 import { nodeFileSystem } from "./_fs_node.ts";
 
 /** After `end()`, how long a peer may keep its side open before the socket is destroyed, in milliseconds. */
@@ -53,6 +56,10 @@ class NodeTransport implements Transport, Lingering {
 
   write(chunk: Uint8Array): boolean {
     const socket = this.#socket;
+    // A view of the shared read buffer (an app echoing, or relaying to this socket, the message it was
+    // handed) is copied: whatever part the kernel does not take at once stays queued by reference, and the
+    // next read on any socket refills that buffer.
+    if (isSharedReadBuffer(chunk.buffer)) chunk = chunk.slice();
     if (socket.write(chunk)) return true;
     // Most connections never fill the socket's buffer: listen for drain only once one has.
     if (!this.#drainListener) {
@@ -107,6 +114,15 @@ type BoundSocket = net.Socket & { [TRANSPORT]: NodeTransport };
 function onData(this: BoundSocket, chunk: Uint8Array): void {
   this[TRANSPORT].handler.onData(chunk);
 }
+/** The view handed to `onData` from the shared read buffer, kept while reads repeat one length. */
+let sharedReadView: Uint8Array = new Uint8Array(0);
+function onSharedRead(this: net.Socket, length: number, buffer: Uint8Array): void {
+  let view = sharedReadView;
+  if (view.length !== length || view.buffer !== buffer.buffer) {
+    sharedReadView = view = buffer.subarray(0, length);
+  }
+  (this as BoundSocket)[TRANSPORT].handler.onData(view);
+}
 function onDrain(this: BoundSocket): void {
   this[TRANSPORT].handler.onDrain();
 }
@@ -123,10 +139,10 @@ function onClose(this: BoundSocket): void {
   transport.handler.onClose(transport.failure);
 }
 
-function bind(socket: net.Socket, transport: NodeTransport): void {
+function bind(socket: net.Socket, transport: NodeTransport, sharedRead: boolean): void {
   // No setNoDelay here: the server's noDelay option already set it on every accepted socket.
   (socket as BoundSocket)[TRANSPORT] = transport;
-  socket.on("data", onData);
+  if (!sharedRead || !readIntoSharedBuffer(socket, onSharedRead)) socket.on("data", onData);
   socket.on("end", onEnd);
   socket.on("error", onError);
   socket.on("close", onClose);
@@ -134,10 +150,12 @@ function bind(socket: net.Socket, transport: NodeTransport): void {
 
 /** Listens with `node:net` (or `node:tls` when `tls` is given). */
 export const listenNode: Listen = (options, accept) => {
+  // TLS sockets decrypt into buffers of their own; only plain TCP reads go to the shared buffer.
+  const sharedRead = options.tls === undefined;
   const onConnection = (socket: net.Socket) => {
     const transport = new NodeTransport(socket);
     transport.handler = accept(transport);
-    bind(socket, transport);
+    bind(socket, transport, sharedRead);
   };
   const server = options.tls === undefined
     ? net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection)

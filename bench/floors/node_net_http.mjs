@@ -2,7 +2,8 @@
  * Ceiling for the HTTP benchmark on Node: a `node:net` server that writes one canned "Hello World!"
  * response (`Content-Type`, `Content-Length: 12` and a `Date` header, renewed once a second) for every
  * chunk it reads. `bench/http.ts --floors` measures it next to Wharf and `node:http`: no server built on
- * `node:net` answers faster than one socket write per read.
+ * `node:net` answers faster than one socket write per read. Like Wharf, it reads into the process-wide
+ * buffer of `adapters/_node_shared_read.ts` (imported from the npm build) where Node allows it.
  *
  * Not a usable server: it parses nothing, so it validates nothing, answers every request the same,
  * answers pipelined requests that arrive in one chunk once, and never closes a connection itself.
@@ -19,6 +20,7 @@
 
 import { createServer } from "node:net";
 import process from "node:process";
+import { readIntoSharedBuffer } from "../../npm/adapters/_node_shared_read.js";
 
 const response = () =>
   Buffer.from(
@@ -29,8 +31,12 @@ const response = () =>
 let canned = response();
 setInterval(() => canned = response(), 1000).unref();
 
+function answer() {
+  this.write(canned);
+}
+
 const server = createServer({ noDelay: true }, (socket) => {
-  socket.on("data", () => socket.write(canned));
+  if (!readIntoSharedBuffer(socket, answer)) socket.on("data", answer);
   socket.on("error", () => socket.destroy());
 });
 server.listen(Number(process.env.PORT ?? 3000), process.env.HOST ?? "127.0.0.1", () => {

@@ -3,7 +3,9 @@
  * `node:net` can do for `bench/loadgen.c`. It takes the `Sec-WebSocket-Key` out of the request (assuming
  * the whole head arrives in one chunk), answers `101` with `crypto.hash` (Node 20.12+), then reads and
  * answers a close frame with a close frame (1000) and its FIN; an idle connection costs one `net.Socket`
- * with a `data` listener. `bench/ws.ts --floors` measures it next to Wharf and `ws`.
+ * with a read callback. Like Wharf, it reads into the process-wide buffer of `adapters/_node_shared_read.ts`
+ * (imported from the npm build) where Node allows it. `bench/ws.ts --floors` measures it next to Wharf and
+ * `ws`.
  *
  * With `--relay` (the `broadcast` floor), a text frame of at most 125 bytes, assumed whole in one chunk, is
  * also unmasked and written as one server frame, with `socket.write`, to every open connection, the sender
@@ -26,6 +28,7 @@
 import { hash } from "node:crypto";
 import { createServer } from "node:net";
 import process from "node:process";
+import { readIntoSharedBuffer } from "../../npm/adapters/_node_shared_read.js";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const KEY_FIELD = "sec-websocket-key:";
@@ -43,9 +46,17 @@ function relay(targets, chunk, length) {
   for (const target of targets) target.write(frame);
 }
 
+/** Where a socket keeps its chunk handler, for the read callback shared by every socket. */
+const ON_CHUNK = Symbol("onChunk");
+
+// A Buffer view (no copy): the chunk handler reads the head with Buffer's toString.
+function onSharedRead(length, buffer) {
+  this[ON_CHUNK](Buffer.from(buffer.buffer, buffer.byteOffset, length));
+}
+
 const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
   let upgraded = false;
-  socket.on("data", (chunk) => {
+  const onChunk = (chunk) => {
     if (upgraded) {
       if (open !== null && (chunk[0] & 0x0f) === 0x1 && (chunk[1] & 0x7f) <= 125) {
         relay(open, chunk, chunk[1] & 0x7f);
@@ -72,7 +83,9 @@ const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => 
     );
     upgraded = true;
     open?.add(socket);
-  });
+  };
+  socket[ON_CHUNK] = onChunk;
+  if (!readIntoSharedBuffer(socket, onSharedRead)) socket.on("data", onChunk);
   // A client that leaves without a close frame: end our side too.
   socket.on("end", () => {
     if (!socket.writableEnded) socket.end();
