@@ -69,6 +69,8 @@ let deliveringBuffer: ArrayBufferLike | null = null;
 class BunTransport implements Transport, Lingering {
   readonly #socket: BunSocket;
   handler!: TransportHandler;
+  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
+  readonly releasesWrittenChunks = true;
   /** Created when the kernel first leaves bytes behind: most connections never get that far. */
   #drain: DrainTracker | null = null;
   /** Bytes the kernel did not take yet; `null` while there are none, as on most connections most of the time. */

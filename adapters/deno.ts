@@ -58,6 +58,8 @@ let deliveringBuffer: ArrayBufferLike | null = null;
 class DenoTransport implements Transport, Lingering {
   readonly #conn: Deno.Conn;
   handler!: TransportHandler;
+  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
+  readonly releasesWrittenChunks = true;
   readonly #drain = new DrainTracker();
   /** Chunks waiting while a write is in flight; `null` when none wait (most of the time). */
   #queue: Uint8Array[] | null = null;

@@ -33,6 +33,8 @@ const EMPTY = new Uint8Array(0);
 class NodeTransport implements Transport, Lingering {
   readonly #socket: net.Socket;
   handler!: TransportHandler;
+  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
+  readonly releasesWrittenChunks = true;
   /** The socket's error, reported with `onClose`. */
   failure: unknown;
   #watchingDrain = false;

@@ -10,12 +10,13 @@
  * deno run -A bench/profile.ts deno http --server=peer --top=15
  * ```
  *
- * Runtimes: `node` (`node --cpu-prof`) and `deno` (`deno run --cpu-prof`); Bun's profiler writes no
- * `.cpuprofile`. Loads: `handshake` (loadgen, 32 clients open → upgrade → close), `small` (loadgen, 32 B
- * text echo, 100 connections × 16 in flight), `large` (loadgen, 1 MiB binary echo, 4 connections × 2 in
- * flight) and `http` (`wrk -t1 -c100`). Servers (`--server=`): `wharf` (default: `examples/echo.ts`), `peer`
- * (the benchmarks' peer: ws, `Deno.upgradeWebSocket`, `node:http`, `Deno.serve`) and `floor`
- * (`bench/floors/`; it echoes nothing, so not with `small` or `large`). Options:
+ * Runtimes: `node` (`node --cpu-prof`), `deno` (`deno run --cpu-prof`) and `bun` (`bun --cpu-prof`). Loads:
+ * `handshake` (loadgen, 32 clients open → upgrade → close), `small` (loadgen, 32 B text echo, 100
+ * connections × 16 in flight), `medium` (the same with 4 KiB binary messages), `large` (loadgen, 1 MiB
+ * binary echo, 4 connections × 2 in flight) and `http` (`wrk -t1 -c100`). Servers (`--server=`): `wharf`
+ * (default: `examples/echo.ts`), `peer` (the benchmarks' peer: ws, `Deno.upgradeWebSocket`, `Bun.serve`,
+ * `node:http`, `Deno.serve`) and `floor` (`bench/floors/`, Node and Deno only; it echoes nothing, so only
+ * with `handshake` and `http`). Options:
  * `--seconds=S` (load time, default 5), `--top=N` (functions listed, default 25), `--keep=DIR` (keep the
  * `.cpuprofile`, to open in Chrome DevTools).
  *
@@ -43,18 +44,25 @@ import { acquireLock, releaseLock } from "./_lock.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const DENO = `${ROOT}node_modules/.bin/deno`;
+const BUN = `${ROOT}node_modules/.bin/bun`;
 const LOADGEN = `${ROOT}bench/bin/loadgen`;
 const START_LIMIT_MS = 30_000;
 /** A server gets this long to exit (and write its profile) after SIGTERM. */
 const STOP_LIMIT_MS = 15_000;
 
-type RuntimeName = "node" | "deno";
-type LoadName = "handshake" | "small" | "large" | "http";
+type RuntimeName = "node" | "deno" | "bun";
+type LoadName = "handshake" | "small" | "medium" | "large" | "http";
 type ServerName = "wharf" | "peer" | "floor";
-const LOADS: readonly LoadName[] = ["handshake", "small", "large", "http"];
+const LOADS: readonly LoadName[] = ["handshake", "small", "medium", "large", "http"];
 
-/** The server's command line after the profiler's own arguments, per runtime, load kind and server. */
-const SERVERS: Record<RuntimeName, Record<"ws" | "http", Record<ServerName, string[]>>> = {
+/**
+ * The server's command line after the profiler's own arguments, per runtime, load kind and server. Bun has
+ * no floor.
+ */
+const SERVERS: Record<
+  RuntimeName,
+  Record<"ws" | "http", Record<Exclude<ServerName, "floor">, string[]> & { floor?: string[] }>
+> = {
   node: {
     ws: {
       wharf: ["npm/examples/echo.js"],
@@ -79,11 +87,23 @@ const SERVERS: Record<RuntimeName, Record<"ws" | "http", Record<ServerName, stri
       floor: ["bench/floors/deno_conn_http.ts"],
     },
   },
+  bun: {
+    ws: { wharf: ["examples/echo.ts"], peer: ["bench/peers/bun_ws.ts"] },
+    http: { wharf: ["examples/echo.ts"], peer: ["bench/peers/bun_serve.ts"] },
+  },
 };
+
+/** The profiler's arguments before the script, per runtime. */
+function profilerCommand(runtime: RuntimeName, profileDir: string): string[] {
+  if (runtime === "node") return ["node", "--cpu-prof", `--cpu-prof-dir=${profileDir}`];
+  if (runtime === "deno") return [DENO, "run", "-A", "--cpu-prof", `--cpu-prof-dir=${profileDir}`];
+  return [BUN, "--cpu-prof", `--cpu-prof-dir=${profileDir}`];
+}
 
 const LOADGEN_ARGS: Record<Exclude<LoadName, "http">, string[]> = {
   handshake: ["handshake", "--connections", "32"],
   small: ["echo", "--size", "32", "--text", "--connections", "100", "--inflight", "16"],
+  medium: ["echo", "--size", "4096", "--binary", "--connections", "100", "--inflight", "16"],
   large: ["echo", "--size", "1048576", "--binary", "--connections", "4", "--inflight", "2"],
 };
 
@@ -101,7 +121,7 @@ function parseOptions(args: string[]): Options {
   const [runtime, load] = positional;
   if (positional.length !== 2 || !(runtime in SERVERS) || !LOADS.includes(load as LoadName)) {
     throw new RangeError(
-      "usage: deno run -A bench/profile.ts node|deno handshake|small|large|http " +
+      "usage: deno run -A bench/profile.ts node|deno|bun handshake|small|medium|large|http " +
         "[--server=wharf|peer|floor] [--seconds=S] [--top=N] [--keep=DIR]",
     );
   }
@@ -122,10 +142,13 @@ function parseOptions(args: string[]): Options {
     else if (name === "--keep" && value) options.keep = value;
     else throw new RangeError(`Unknown or invalid option: ${arg}`);
   }
-  if (options.server === "floor" && (options.load === "small" || options.load === "large")) {
+  if (options.server === "floor" && options.load !== "handshake" && options.load !== "http") {
     throw new RangeError(
       `The floors echo nothing: profile ${options.load} with --server=wharf or peer`,
     );
+  }
+  if (options.server === "floor" && options.runtime === "bun") {
+    throw new RangeError("Bun has no floor server: profile with --server=wharf or peer");
   }
   return options;
 }
@@ -135,10 +158,8 @@ function startServer(
   options: Options,
   profileDir: string,
 ): Promise<{ child: ChildProcess; port: number }> {
-  const script = SERVERS[options.runtime][options.load === "http" ? "http" : "ws"][options.server];
-  const command = options.runtime === "node"
-    ? ["node", "--cpu-prof", `--cpu-prof-dir=${profileDir}`, ...script]
-    : [DENO, "run", "-A", "--cpu-prof", `--cpu-prof-dir=${profileDir}`, ...script];
+  const script = SERVERS[options.runtime][options.load === "http" ? "http" : "ws"][options.server]!;
+  const command = [...profilerCommand(options.runtime, profileDir), ...script];
   if (
     options.runtime === "node" && options.server === "wharf" && !existsSync(`${ROOT}${script[0]}`)
   ) {

@@ -6,6 +6,12 @@
  * them by reference. An idle connection therefore holds no output memory, and a batch is usually one
  * contiguous view of the slab. Large payloads are queued by reference, not copied just to sit behind a header.
  *
+ * A full slab is reused, instead of a new one being allocated (fresh memory costs a page fault per 4 KiB,
+ * which on virtual machines is dearer than the copies), once no connection can still be writing from it:
+ * each connection holds the slab it copies into until a flush leaves its transport with nothing buffered,
+ * and only transports that keep no reference once drained (sockets) let go of a hold. A connection that
+ * closes, or moves to a newer slab, with a hold not let go keeps that slab out of reuse for good.
+ *
  * @module
  */
 
@@ -17,8 +23,45 @@ export const COPY_THRESHOLD_BYTES = 16 * 1024;
 /** Copies up to this many bytes go byte by byte. */
 const SHORT_COPY_BYTES = 64;
 
-let slab = new Uint8Array(SLAB_BYTES);
+/** Full slabs kept for reuse, at most. */
+const SPARE_SLABS = 4;
+
+/** A slab and the number of connections that may still be writing some of its bytes. */
+interface Slab {
+  readonly bytes: Uint8Array;
+  holders: number;
+  /** Full: no new bytes go into it until it is reused. */
+  retired: boolean;
+}
+
+/**
+ * Where {@linkcode OutputBuffer.drainTo} writes: a transport. Without `releasesWrittenChunks` (see
+ * `Transport`) and a `bufferedAmount` of 0, no slab this sink was given is ever reused.
+ */
+export interface OutputSink {
+  write(chunk: Uint8Array): unknown;
+  readonly bufferedAmount?: number;
+  readonly releasesWrittenChunks?: boolean;
+}
+
+let slab: Slab = { bytes: new Uint8Array(SLAB_BYTES), holders: 0, retired: false };
 let slabUsed = 0;
+const spareSlabs: Slab[] = [];
+
+function makeReusable(full: Slab): void {
+  if (full.bytes.length === SLAB_BYTES && spareSlabs.length < SPARE_SLABS) {
+    full.retired = false;
+    spareSlabs.push(full);
+  }
+}
+
+/** The slab after a full one: a spare whose bytes nobody can still be writing, or a new one. */
+function nextSlab(full: Slab, n: number): Slab {
+  full.retired = true;
+  if (full.holders === 0) makeReusable(full);
+  return (n <= SLAB_BYTES ? spareSlabs.pop() : undefined) ??
+    { bytes: new Uint8Array(Math.max(SLAB_BYTES, n)), holders: 0, retired: false };
+}
 
 /** A connection's pending output. */
 export class OutputBuffer {
@@ -29,7 +72,9 @@ export class OutputBuffer {
   #first: Uint8Array | null = null;
   #rest: Uint8Array[] | null = null;
   /** The slab the open segment lives in, or `null` when there is no open segment. */
-  #segmentSlab: Uint8Array | null = null;
+  #segmentSlab: Slab | null = null;
+  /** The slab this connection may still be writing bytes of (see the module's comment). */
+  #held: Slab | null = null;
   #segmentStart = 0;
   #segmentEnd = 0;
   #pending = 0;
@@ -42,19 +87,25 @@ export class OutputBuffer {
   reserve(n: number): Uint8Array {
     // Extend the open segment only while nobody else has taken slab bytes after it.
     if (
-      this.#segmentSlab === slab && this.#segmentEnd === slabUsed && slabUsed + n <= slab.length
+      this.#segmentSlab === slab && this.#segmentEnd === slabUsed &&
+      slabUsed + n <= slab.bytes.length
     ) {
-      return slab;
+      return slab.bytes;
     }
     this.#seal();
-    if (slabUsed + n > slab.length) {
-      slab = new Uint8Array(Math.max(SLAB_BYTES, n));
+    if (slabUsed + n > slab.bytes.length) {
+      slab = nextSlab(slab, n);
       slabUsed = 0;
+    }
+    // One hold per connection: an older one not let go yet stays counted, so that slab is never reused.
+    if (this.#held !== slab) {
+      this.#held = slab;
+      slab.holders++;
     }
     this.#segmentSlab = slab;
     this.#segmentStart = slabUsed;
     this.#segmentEnd = slabUsed;
-    return slab;
+    return slab.bytes;
   }
 
   /** Where the bytes reserved by {@linkcode OutputBuffer.reserve} start. */
@@ -101,25 +152,39 @@ export class OutputBuffer {
     return this.#pending;
   }
 
-  /** Hands every pending chunk to `sink.write`, in order, and empties the buffer. */
-  drainTo(sink: { write(chunk: Uint8Array): unknown }): void {
+  /**
+   * Hands every pending chunk to `sink.write`, in order, and empties the buffer. Lets go of the slab this
+   * connection holds when the sink then has nothing buffered and releases what it wrote.
+   */
+  drainTo(sink: OutputSink): void {
     this.#seal();
     const first = this.#first;
-    if (first === null) return;
-    const rest = this.#rest;
-    this.#first = null;
-    this.#rest = null;
-    this.#pending = 0;
-    sink.write(first);
-    if (rest !== null) { for (const chunk of rest) sink.write(chunk); }
+    if (first !== null) {
+      const rest = this.#rest;
+      this.#first = null;
+      this.#rest = null;
+      this.#pending = 0;
+      sink.write(first);
+      if (rest !== null) { for (const chunk of rest) sink.write(chunk); }
+    }
+    const held = this.#held;
+    // Bytes copied during the writes (a sink calling back into the core) are not written yet.
+    if (
+      held !== null && this.#pending === 0 && this.#segmentSlab === null &&
+      sink.releasesWrittenChunks === true && sink.bufferedAmount === 0
+    ) {
+      this.#held = null;
+      if (--held.holders === 0 && held.retired) makeReusable(held);
+    }
   }
 
-  /** Drops everything pending (the connection is gone). */
+  /** Drops everything pending (the connection is gone). A hold not let go stays counted. */
   clear(): void {
     this.#seal();
     this.#first = null;
     this.#rest = null;
     this.#pending = 0;
+    this.#held = null;
   }
 
   #seal(): void {
@@ -127,7 +192,7 @@ export class OutputBuffer {
     if (segmentSlab === null) return;
     this.#segmentSlab = null;
     if (this.#segmentEnd > this.#segmentStart) {
-      this.#add(segmentSlab.subarray(this.#segmentStart, this.#segmentEnd));
+      this.#add(segmentSlab.bytes.subarray(this.#segmentStart, this.#segmentEnd));
     }
   }
 

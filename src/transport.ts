@@ -17,6 +17,12 @@ export interface Transport {
   write(chunk: Uint8Array): boolean;
   /** Bytes accepted by {@linkcode Transport.write} that the operating system has not taken yet. */
   readonly bufferedAmount: number;
+  /**
+   * `true` when, while {@linkcode Transport.bufferedAmount} is 0, the transport references no chunk it was
+   * given (their bytes went to the operating system), so the core may rewrite that memory. Absent or `false`
+   * (a stream that passes chunks on by reference), the core never rewrites a chunk it wrote.
+   */
+  readonly releasesWrittenChunks?: boolean;
   /** Sends what is buffered, then closes. {@linkcode TransportHandler.onClose} follows. */
   end(): void;
   /** Closes at once, dropping unsent bytes. {@linkcode TransportHandler.onClose} follows. */

@@ -13,23 +13,53 @@ function pattern(n: number, seed: number): Uint8Array {
   return bytes;
 }
 
-/** Everything `buffer` hands to its writer, chunk by chunk. */
-function drain(buffer: OutputBuffer): Uint8Array[] {
+/**
+ * Everything `buffer` hands to its writer, chunk by chunk. The writer keeps the chunks, so by default it
+ * says nothing of releasing them (as a stream would); `sink` sets what it reports instead.
+ */
+function drain(
+  buffer: OutputBuffer,
+  sink: { bufferedAmount: number; releasesWrittenChunks?: boolean } = { bufferedAmount: 0 },
+): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   buffer.drainTo({
     write: (chunk) => {
       chunks.push(chunk);
     },
+    bufferedAmount: sink.bufferedAmount,
+    releasesWrittenChunks: sink.releasesWrittenChunks,
   });
   return chunks;
 }
 
+/** A socket's transport that the kernel has emptied. */
+const DRAINED_SOCKET = { bufferedAmount: 0, releasesWrittenChunks: true };
+
 /**
- * Makes sure at least one slab's worth of bytes is free, so a test's chunk count does not depend on what
- * earlier tests left in the shared slab: reserving a whole slab without committing starts a fresh one.
+ * Makes sure at least one slab's worth of bytes is free and held by nobody, so a test's chunk count does
+ * not depend on what earlier tests left in the shared slab: reserving a whole slab without committing starts
+ * a fresh (or spare) one, and draining to an emptied socket lets go of it.
  */
 function withRoomInSlab(): void {
-  new OutputBuffer().reserve(SLAB_BYTES);
+  const buffer = new OutputBuffer();
+  buffer.reserve(SLAB_BYTES);
+  drain(buffer, DRAINED_SOCKET);
+}
+
+/**
+ * Copies 40 kB into a new connection's buffer (two of them never fit one slab) and drains it to `sink`.
+ *
+ * @returns The connection and the one chunk it wrote.
+ */
+function writeMostOfASlab(
+  seed: number,
+  sink: { bufferedAmount: number; releasesWrittenChunks?: boolean } = DRAINED_SOCKET,
+): { buffer: OutputBuffer; chunk: Uint8Array } {
+  const buffer = new OutputBuffer();
+  buffer.copy(pattern(40_000, seed));
+  const chunks = drain(buffer, sink);
+  assert.equal(chunks.length, 1);
+  return { buffer, chunk: chunks[0] };
 }
 
 /** The chunks' bytes, copied now, to compare with what they hold later. */
@@ -258,6 +288,8 @@ describe("OutputBuffer", () => {
         seen.push(chunk);
         if (seen.length === 1) buffer.copy(pattern(5, 92));
       },
+      bufferedAmount: 0,
+      releasesWrittenChunks: true,
     });
     assert.equal(seen.length, 2);
     assert.deepEqual(seen[0], pattern(3, 90));
@@ -290,5 +322,59 @@ describe("OutputBuffer", () => {
     a.clear();
     assert.deepEqual(concat(drain(b)), concat([pattern(10, 98), pattern(10, 100)]));
     assert.deepEqual(drain(a), []);
+  });
+});
+
+describe("OutputBuffer slab reuse", () => {
+  test("a full slab is reused once every connection that wrote from it drained to a socket", () => {
+    withRoomInSlab();
+    const first = writeMostOfASlab(1);
+    // The second 40 kB do not fit: the full slab, held by nobody, comes back as the next one.
+    const second = writeMostOfASlab(2);
+    assert.equal(second.chunk.buffer, first.chunk.buffer);
+    assert.deepEqual(second.chunk, pattern(40_000, 2));
+  });
+
+  test("a slab is not reused while a socket still has some of its bytes buffered", () => {
+    withRoomInSlab();
+    const first = writeMostOfASlab(3, { bufferedAmount: 1, releasesWrittenChunks: true });
+    const second = writeMostOfASlab(4);
+    assert.notEqual(second.chunk.buffer, first.chunk.buffer);
+    assert.deepEqual(first.chunk, pattern(40_000, 3));
+  });
+
+  test("a slab written to a transport that does not release chunks is never reused", () => {
+    withRoomInSlab();
+    const first = writeMostOfASlab(5, { bufferedAmount: 0 });
+    const second = writeMostOfASlab(6);
+    const third = writeMostOfASlab(7);
+    assert.notEqual(second.chunk.buffer, first.chunk.buffer);
+    assert.notEqual(third.chunk.buffer, first.chunk.buffer);
+    assert.deepEqual(first.chunk, pattern(40_000, 5));
+  });
+
+  test("a connection cleared while holding a slab keeps that slab out of reuse", () => {
+    withRoomInSlab();
+    const closed = new OutputBuffer();
+    closed.copy(pattern(40_000, 8));
+    const [chunk] = drain(closed, { bufferedAmount: 1, releasesWrittenChunks: true });
+    closed.clear();
+    const second = writeMostOfASlab(9);
+    assert.notEqual(second.chunk.buffer, chunk.buffer);
+    assert.deepEqual(chunk, pattern(40_000, 8));
+  });
+
+  test("a hold let go at a later flush makes the slab reusable", () => {
+    withRoomInSlab();
+    const first = writeMostOfASlab(10, { bufferedAmount: 1, releasesWrittenChunks: true });
+    // Still buffered as well: the slab after the first one stays out of reuse too.
+    const second = writeMostOfASlab(11, { bufferedAmount: 1, releasesWrittenChunks: true });
+    assert.notEqual(second.chunk.buffer, first.chunk.buffer);
+    // The first connection's socket has emptied: its next flush (bytes by reference, no copy) lets go.
+    first.buffer.push(pattern(COPY_THRESHOLD_BYTES + 1, 12));
+    drain(first.buffer, DRAINED_SOCKET);
+    const third = writeMostOfASlab(13);
+    assert.equal(third.chunk.buffer, first.chunk.buffer);
+    assert.deepEqual(second.chunk, pattern(40_000, 11));
   });
 });
