@@ -16,7 +16,13 @@
  * @module
  */
 
-import { HttpResponse, startHttpServer, Websocket, websocketUpgrade } from "../mod.ts";
+import {
+  HttpResponse,
+  startHttpServer,
+  Websocket,
+  type WebsocketConnection,
+  websocketUpgrade,
+} from "../mod.ts";
 
 /** An environment variable on Deno, Bun and Node alike. */
 function env(name: string): string | undefined {
@@ -29,12 +35,14 @@ if (maxMsgSize !== undefined) Websocket.maxMsgSize = Number(maxMsgSize);
 const timeout = env("WS_TIMEOUT");
 if (timeout !== undefined) Websocket.timeout = Number(timeout);
 
+// One function for every connection, not a closure per upgrade: each connection keeps its handlers.
+const echo = (ws: WebsocketConnection, data: Uint8Array, isText: boolean) => {
+  Websocket.write(ws, data, isText);
+};
+
 const server = await startHttpServer((request) => {
   if (request.upgrade) {
-    websocketUpgrade({
-      request,
-      onMessage: (ws, data, isText) => Websocket.write(ws, data, isText),
-    });
+    websocketUpgrade({ request, onMessage: echo });
     return;
   }
   const response = HttpResponse.create(request);
