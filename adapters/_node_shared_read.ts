@@ -6,7 +6,8 @@
  * (virtual machines) that costs more than everything Wharf does with the bytes: on 2026-12-02's VM, reading
  * 2 GiB over loopback took 2.6 s of CPU through `data` events and 0.4 s through `onread` (an ad-hoc script:
  * one process, a server writing 1 MiB buffers, a client reading either way), and the 1 MiB echo
- * (`bench/ws.ts node --scenarios=large`) went from 398 to 1055 MB/s.
+ * (`bench/ws.ts node --scenarios=large`, one build run with this switched off and on) went from 398 to
+ * 1055 MB/s.
  *
  * How: Node offers `onread` only to the `net.Socket` constructor, and a server constructs its sockets
  * itself. The constructor's `onread` stores the buffer and the callback in two fields keyed by module-private
