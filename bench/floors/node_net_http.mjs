@@ -20,7 +20,10 @@
 
 import { createServer } from "node:net";
 import process from "node:process";
-import { readIntoSharedBuffer } from "../../npm/adapters/_node_shared_read.js";
+
+// From the npm build, which the benchmark drivers make before starting a floor; imported dynamically
+// so that type checking a fresh clone (no build yet) does not fail on it.
+const { readIntoSharedBuffer } = await import("../../npm/adapters/_node_shared_read.js");
 
 const response = () =>
   Buffer.from(
