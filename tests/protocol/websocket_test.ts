@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { COPY_THRESHOLD_BYTES } from "../../src/_output_buffer.ts";
 import { encodeFrame, Opcode } from "../../src/protocol/frame.ts";
 import {
+  type Borrower,
   clearMessagePool,
   giveBackMessageBuffer,
   takeMessageBuffer,
@@ -702,6 +703,27 @@ describe("the large message buffer pool", () => {
     s.proto.receive(frame.slice(100));
   }
 
+  /**
+   * An empty pool and a session whose app hands each delivered message (or only the first) to
+   * `borrowers`, as an echo or relay writing it by reference does; `seen` holds the deliveries.
+   */
+  function lendingSession(
+    borrowers: readonly Borrower[],
+    only: "first" | "every",
+  ): { s: ReturnType<typeof session>; seen: Uint8Array[] } {
+    clearMessagePool();
+    const seen: Uint8Array[] = [];
+    const s = session(1024 * 1024, {
+      onMessage(data, _isText, self) {
+        seen.push(data);
+        if (only === "every" || seen.length === 1) {
+          for (const borrower of borrowers) self.proto.releaseIfShared(data, borrower);
+        }
+      },
+    });
+    return { s, seen };
+  }
+
   test("a delivered large buffer nobody kept is reused by the next large message", () => {
     clearMessagePool();
     const buffers: ArrayBufferLike[] = [];
@@ -712,15 +734,8 @@ describe("the large message buffer pool", () => {
   });
 
   test("a buffer lent to a borrower is reused only once the borrower has written everything", () => {
-    clearMessagePool();
     const borrower = { bufferedAmount: LARGE, transportOpen: true };
-    const seen: Uint8Array[] = [];
-    const s = session(1024 * 1024, {
-      onMessage(data, _isText, self) {
-        seen.push(data);
-        self.proto.releaseIfShared(data, borrower);
-      },
-    });
+    const { s, seen } = lendingSession([borrower], "every");
     receiveLarge(s, 1);
     const kept = seen[0].slice();
     receiveLarge(s, 2);
@@ -737,15 +752,7 @@ describe("the large message buffer pool", () => {
   });
 
   test("a buffer lent to a borrower whose transport closed is never reused", () => {
-    clearMessagePool();
-    const borrower = { bufferedAmount: 0, transportOpen: false };
-    const seen: Uint8Array[] = [];
-    const s = session(1024 * 1024, {
-      onMessage(data, _isText, self) {
-        seen.push(data);
-        if (seen.length === 1) self.proto.releaseIfShared(data, borrower);
-      },
-    });
+    const { s, seen } = lendingSession([{ bufferedAmount: 0, transportOpen: false }], "first");
     receiveLarge(s, 1);
     receiveLarge(s, 2);
     receiveLarge(s, 3);
@@ -754,19 +761,10 @@ describe("the large message buffer pool", () => {
   });
 
   test("a message written to two borrowers keeps its buffer out of the pool for good", () => {
-    clearMessagePool();
-    const first = { bufferedAmount: 0, transportOpen: true };
-    const second = { bufferedAmount: 0, transportOpen: true };
-    const seen: Uint8Array[] = [];
-    const s = session(1024 * 1024, {
-      onMessage(data, _isText, self) {
-        seen.push(data);
-        if (seen.length === 1) {
-          self.proto.releaseIfShared(data, first);
-          self.proto.releaseIfShared(data, second);
-        }
-      },
-    });
+    const { s, seen } = lendingSession([
+      { bufferedAmount: 0, transportOpen: true },
+      { bufferedAmount: 0, transportOpen: true },
+    ], "first");
     receiveLarge(s, 1);
     receiveLarge(s, 2);
     assert.notEqual(seen[1].buffer, seen[0].buffer);
