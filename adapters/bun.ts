@@ -66,18 +66,23 @@ const lingering = new LingerList(LINGER_MS);
  */
 let deliveringBuffer: ArrayBufferLike | null = null;
 
+/** Where a transport is in its life; one number, not a boolean each, keeps every idle connection smaller. */
+const OPEN = 0;
+/** `end()` was called; queued bytes are still being written. */
+const ENDING = 1;
+/** Everything is written and the FIN sent; lingering until the peer closes too. */
+const FINISHED = 2;
+const CLOSED = 3;
+type Phase = typeof OPEN | typeof ENDING | typeof FINISHED | typeof CLOSED;
+
 class BunTransport implements Transport, Lingering {
   readonly #socket: BunSocket;
   handler!: TransportHandler;
-  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
-  readonly releasesWrittenChunks = true;
   /** Created when the kernel first leaves bytes behind: most connections never get that far. */
   #drain: DrainTracker | null = null;
   /** Bytes the kernel did not take yet; `null` while there are none, as on most connections most of the time. */
   #queue: Uint8Array[] | null = null;
-  #ending = false;
-  #closed = false;
-  #finished = false;
+  #phase: Phase = OPEN;
   lingerUntil = 0;
   lingerPrev: Lingering | null = null;
   lingerNext: Lingering | null = null;
@@ -95,12 +100,17 @@ class BunTransport implements Transport, Lingering {
     return this.#socket.remotePort ?? 0;
   }
 
+  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
+  get releasesWrittenChunks(): boolean {
+    return true;
+  }
+
   get bufferedAmount(): number {
     return this.#drain?.bufferedAmount ?? 0;
   }
 
   write(chunk: Uint8Array): boolean {
-    if (this.#closed) return false;
+    if (this.#phase === CLOSED) return false;
     let rest = chunk;
     if (this.#queue === null) {
       const written = this.#socket.write(chunk);
@@ -116,13 +126,13 @@ class BunTransport implements Transport, Lingering {
   }
 
   end(): void {
-    if (this.#closed || this.#ending) return;
-    this.#ending = true;
+    if (this.#phase !== OPEN) return;
+    this.#phase = ENDING;
     if (this.#queue === null) this.#finish();
   }
 
   destroy(): void {
-    if (this.#closed) return;
+    if (this.#phase === CLOSED) return;
     this.#socket.terminate();
   }
 
@@ -156,16 +166,16 @@ class BunTransport implements Transport, Lingering {
       }
       this.#queue = null;
     }
-    if (this.#ending) {
-      this.#finish();
+    if (this.#phase !== OPEN) {
+      if (this.#phase === ENDING) this.#finish();
       return;
     }
     if (this.#drain?.drainDue()) this.handler.onDrain();
   }
 
   closed(error?: Error): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#phase === CLOSED) return;
+    this.#phase = CLOSED;
     lingering.delete(this);
     this.#queue = null;
     this.#drain?.clear();
@@ -174,14 +184,14 @@ class BunTransport implements Transport, Lingering {
 
   /** The peer sent FIN: after our own end, both directions are done. */
   peerEnded(): void {
-    if (this.#finished) this.#socket.end();
+    if (this.#phase === FINISHED) this.#socket.end();
     else this.handler.onEnd();
   }
 
   /** Everything is written: half-close (FIN) and linger until the peer closes too, or the linger ends. */
   #finish(): void {
     const socket = this.#socket;
-    this.#finished = true;
+    this.#phase = FINISHED;
     // socket.end() (and shutdown(true)) close both directions at once: bytes the peer is still sending
     // would then meet a closed socket, and the reset could destroy the response it has not read yet
     // (RFC 9112 §9.6). shutdown(false) sends FIN and keeps reading (measured on Bun 1.4).

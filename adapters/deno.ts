@@ -58,8 +58,6 @@ let deliveringBuffer: ArrayBufferLike | null = null;
 class DenoTransport implements Transport, Lingering {
   readonly #conn: Deno.Conn;
   handler!: TransportHandler;
-  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
-  readonly releasesWrittenChunks = true;
   readonly #drain = new DrainTracker();
   /** Chunks waiting while a write is in flight; `null` when none wait (most of the time). */
   #queue: Uint8Array[] | null = null;
@@ -81,6 +79,11 @@ class DenoTransport implements Transport, Lingering {
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;
+  }
+
+  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
+  get releasesWrittenChunks(): boolean {
+    return true;
   }
 
   get remoteAddress(): string {

@@ -33,8 +33,6 @@ const EMPTY = new Uint8Array(0);
 class NodeTransport implements Transport, Lingering {
   readonly #socket: net.Socket;
   handler!: TransportHandler;
-  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
-  readonly releasesWrittenChunks = true;
   /** The socket's error, reported with `onClose`. */
   failure: unknown;
   #watchingDrain = false;
@@ -45,6 +43,11 @@ class NodeTransport implements Transport, Lingering {
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
+  }
+
+  /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
+  get releasesWrittenChunks(): boolean {
+    return true;
   }
 
   // Read on demand: the socket asks the kernel (getpeername) each time, which most connections never need.

@@ -100,8 +100,6 @@ function broadcastFrameFor(data: Uint8Array | string, isText: boolean): Uint8Arr
 /** The message a `write` came from, so a write of its own bytes can stop the buffer being recycled. */
 let deliveringProtocol: WebSocketProtocol | undefined;
 
-const limits = { maxMessageBytes: () => maxMsgSize };
-
 type ReadyState = "connecting" | "open" | "closing" | "closed";
 
 let sessionOf: (ws: WebsocketConnection) => Session;
@@ -185,7 +183,8 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   readonly #onOpen: WebsocketSettings["onOpen"];
   readonly #onMessage: WebsocketSettings["onMessage"];
   readonly #onShutdown: WebsocketSettings["onShutdown"];
-  readonly #onClose: WebsocketSettings["onClose"];
+  /** Dropped once called: `onClose` runs at most once. */
+  #onClose: WebsocketSettings["onClose"];
   readonly #onDrain: WebsocketSettings["onDrain"];
   readonly protocol: WebSocketProtocol;
   readyState: ReadyState = "connecting";
@@ -198,7 +197,6 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   #lastActivity = 0;
   #pingSentAt = 0;
   #closeDeadline = 0;
-  #onCloseCalled = false;
   #wantsDrain = false;
 
   constructor(connection: HttpConnection, settings: WebsocketSettings) {
@@ -209,7 +207,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
     this.#onClose = settings.onClose;
     this.#onDrain = settings.onDrain;
     this.timeoutMs = timeout * 1000;
-    this.protocol = new WebSocketProtocol(connection.out, this, limits);
+    this.protocol = new WebSocketProtocol(connection.out, this);
     this.ws = new WebsocketConnection(this, settings.udata);
   }
 
@@ -360,6 +358,10 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
 
   // ---- WebSocketHandler ----
 
+  maxMessageBytes(): number {
+    return maxMsgSize;
+  }
+
   onMessage(data: Uint8Array, isText: boolean): void {
     const onMessage = this.#onMessage;
     if (onMessage === undefined) return;
@@ -395,9 +397,9 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
 
   /** Calls `onClose` exactly once. */
   callOnClose(): void {
-    if (this.#onCloseCalled) return;
-    this.#onCloseCalled = true;
-    this.#call(this.#onClose);
+    const onClose = this.#onClose;
+    this.#onClose = undefined;
+    this.#call(onClose);
   }
 
   #call(callback: ((ws: WebsocketConnection) => void) | undefined): void {

@@ -68,7 +68,8 @@ function receiver(): { protocol: WebSocketProtocol; out: OutputBuffer; delivered
     onFinish(code, reason) {
       throw new Error(`Benchmark connection finished: ${code} ${reason}`);
     },
-  }, { maxMessageBytes: () => 1 << 20 });
+    maxMessageBytes: () => 1 << 20,
+  });
   return { protocol, out, delivered: () => delivered };
 }
 

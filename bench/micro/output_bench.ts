@@ -56,7 +56,8 @@ for (const size of [32, 4096, 65536]) {
   const protocol = new WebSocketProtocol(out, {
     onMessage() {},
     onFinish() {},
-  }, { maxMessageBytes: () => 1 << 20 });
+    maxMessageBytes: () => 1 << 20,
+  });
   const text = "x".repeat(32);
   Deno.bench({
     name: "WebSocketProtocol.send string + drainTo, 32 chars",

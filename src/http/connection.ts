@@ -86,6 +86,25 @@ type Mode = "http" | "upgraded" | "closing" | "closed";
 
 let nextUuid = 1;
 
+// A connection's state bits, in one number (`#flags`): a boolean field each would make every connection, idle
+// Websockets included, one slot larger per flag.
+/** A request is being handled: input that arrives meanwhile waits in `#pending`. */
+const BUSY = 1;
+/** The current request was claimed for an upgrade. */
+const UPGRADING = 2;
+/** `#pump` is running. */
+const PUMPING = 4;
+/** The transport was paused because too much input waits. */
+const PAUSED = 8;
+/** The peer sent FIN. */
+const PEER_ENDED = 16;
+/** The transport ends after the next flush. */
+const END_AFTER_FLUSH = 32;
+/** `100 Continue` was sent for the current request. */
+const CONTINUE_SENT = 64;
+/** `#parse` is running: the parser must not go back to the server's pool before it returns. */
+const PARSING = 128;
+
 const SWITCHING_PROTOCOLS = latin1Bytes("HTTP/1.1 101 Switching Protocols\r\n");
 
 /** An HTTP connection; created by the server for each accepted transport. */
@@ -104,19 +123,13 @@ export class HttpConnection
   /** Given back after an upgrade or the close: a Websocket never parses HTTP again. */
   #parser: RequestParser | null;
   /** How many `#parse` calls are running (a handler that answers at once may start the next request's). */
-  #parseDepth = 0;
+  /** The state bits below (`BUSY`, `UPGRADING`, ...). */
+  #flags = 0;
   #mode: Mode = "http";
   #protocol: UpgradedProtocol | undefined;
-  #busy = false;
   #request: HttpRequest | undefined;
   #response: HttpResponse | undefined;
-  #upgrading = false;
   #pending: Uint8Array | null = null;
-  #pumping = false;
-  #paused = false;
-  #peerEnded = false;
-  #endAfterFlush = false;
-  #continueSent = false;
   #headStartedAt = 0;
   #lastActivity: number;
   /** Streaming bodies waiting for room; `null` while none waits (most connections never have one). */
@@ -129,6 +142,10 @@ export class HttpConnection
     this.#parser = host.takeParser();
     this.#lastActivity = host.coarseNow;
     if (host.idleTimeoutMs > 0) host.schedule(this, this.#lastActivity + host.idleTimeoutMs);
+  }
+
+  #is(flag: number): boolean {
+    return (this.#flags & flag) !== 0;
   }
 
   /** The server handle. */
@@ -183,7 +200,7 @@ export class HttpConnection
       }
       if (mode !== "http") return;
       this.#lastActivity = this.#host.coarseNow;
-      if (this.#busy || this.#pending !== null) {
+      if (this.#is(BUSY) || this.#pending !== null) {
         this.#appendPending(chunk);
         return;
       }
@@ -209,14 +226,14 @@ export class HttpConnection
   onEnd(): void {
     enterCallback();
     try {
-      this.#peerEnded = true;
+      this.#flags |= PEER_ENDED;
       if (this.#mode === "upgraded") {
         this.#protocol!.onEnd();
         return;
       }
       if (this.#mode !== "http") return;
       // A half-sent request will never complete; a busy connection still owes its response.
-      if (!this.#busy) this.#endAfterFlushNow();
+      if (!this.#is(BUSY)) this.#endAfterFlushNow();
     } finally {
       leaveCallback();
     }
@@ -245,8 +262,8 @@ export class HttpConnection
     if (this.#mode === "closed") return;
     if (this.out.length > 0) this.out.drainTo(this.#transport);
     if (this.#drainWaiters !== null) this.#checkDrainWaiters();
-    if (this.#endAfterFlush) {
-      this.#endAfterFlush = false;
+    if (this.#is(END_AFTER_FLUSH)) {
+      this.#flags &= ~END_AFTER_FLUSH;
       this.#transport.end();
     } else if (this.#mode === "upgraded") {
       this.#protocol!.afterFlush();
@@ -272,11 +289,11 @@ export class HttpConnection
   }
 
   #requestDone(keepAlive: boolean): void {
-    this.#busy = false;
+    this.#flags &= ~BUSY;
     this.#request = undefined;
     this.#response = undefined;
     if (this.#mode !== "http") return;
-    if (!keepAlive || this.#host.stopping || (this.#peerEnded && this.#pending === null)) {
+    if (!keepAlive || this.#host.stopping || (this.#is(PEER_ENDED) && this.#pending === null)) {
       this.#endAfterFlushNow();
       return;
     }
@@ -284,7 +301,7 @@ export class HttpConnection
     if (this.#host.idleTimeoutMs > 0) {
       this.#host.schedule(this, this.#lastActivity + this.#host.idleTimeoutMs);
     }
-    if (!this.#pumping) this.#pump();
+    if (!this.#is(PUMPING)) this.#pump();
   }
 
   serveFile(path: string, request: HttpRequest): Promise<StaticResponse | null> {
@@ -297,7 +314,7 @@ export class HttpConnection
     if (request !== this.#request) {
       throw new TypeError("This request's response is already finished");
     }
-    if (this.#upgrading || this.#mode === "upgraded") {
+    if (this.#is(UPGRADING) || this.#mode === "upgraded") {
       throw new TypeError("This request was upgraded; it has no HTTP response");
     }
     if (this.#response !== undefined) {
@@ -318,12 +335,12 @@ export class HttpConnection
     if (request !== this.#request || this.#mode !== "http") {
       throw new TypeError("The request is no longer current: upgrade it while handling it");
     }
-    if (this.#upgrading) throw new TypeError("The request is already being upgraded");
+    if (this.#is(UPGRADING)) throw new TypeError("The request is already being upgraded");
     if (this.#response !== undefined && this.#response !== response) {
       throw new TypeError("The request already has a different response");
     }
     if (response?.headersSent) throw new TypeError("The response's headers were already sent");
-    this.#upgrading = true;
+    this.#flags |= UPGRADING;
   }
 
   /**
@@ -352,24 +369,23 @@ export class HttpConnection
     this.#mode = "upgraded";
     this.#protocol = protocol;
     this.#releaseParser();
-    this.#upgrading = false;
-    this.#busy = false;
+    this.#flags &= ~(UPGRADING | BUSY);
     this.#request = undefined;
     this.#response = undefined;
     const rest = this.#pending;
     this.#pending = null;
-    if (this.#paused) {
-      this.#paused = false;
+    if (this.#is(PAUSED)) {
+      this.#flags &= ~PAUSED;
       this.#transport.resume();
     }
     protocol.onAttach();
     if (rest !== null) protocol.onData(rest);
-    if (this.#peerEnded) protocol.onEnd();
+    if (this.#is(PEER_ENDED)) protocol.onEnd();
   }
 
   /** Answers a failed upgrade with `status` and closes the connection (RFC 6455 §4.2.2). */
   rejectUpgrade(error: HttpError, extraHeaderLines = ""): void {
-    this.#upgrading = false;
+    this.#flags &= ~UPGRADING;
     this.#sendErrorAndClose(error.status, error.message, extraHeaderLines);
   }
 
@@ -382,7 +398,7 @@ export class HttpConnection
       this.#protocol!.onTimer(now);
       return;
     }
-    if (mode !== "http" || this.#busy) return;
+    if (mode !== "http" || this.#is(BUSY)) return;
     const host = this.#host;
     const parser = this.#parser!;
     const head = parser.inProgress && parser.head === undefined;
@@ -415,7 +431,7 @@ export class HttpConnection
     enterCallback();
     try {
       if (this.#mode === "upgraded") this.#protocol!.shutdown();
-      else if (this.#mode === "http" && !this.#busy) this.#endAfterFlushNow();
+      else if (this.#mode === "http" && !this.#is(BUSY)) this.#endAfterFlushNow();
     } finally {
       leaveCallback();
     }
@@ -423,7 +439,7 @@ export class HttpConnection
 
   /** Closes the transport once everything queued so far is written. */
   endAfterFlush(): void {
-    this.#endAfterFlush = true;
+    this.#flags |= END_AFTER_FLUSH;
     markDirty(this);
   }
 
@@ -437,12 +453,18 @@ export class HttpConnection
   #parse(chunk: Uint8Array, offset: number): number {
     const parser = this.#parser!;
     const host = this.#host;
-    this.#parseDepth++;
+    // A handler that answers at once may parse the next request from inside this call: the outermost call
+    // owns the bit.
+    const outermost = !this.#is(PARSING);
+    this.#flags |= PARSING;
     try {
       return this.#parseWith(parser, host, chunk, offset);
     } finally {
-      // Released meanwhile (the handler upgraded, or the transport closed): nothing uses it any more.
-      if (--this.#parseDepth === 0 && this.#parser === null) host.recycleParser(parser);
+      if (outermost) {
+        this.#flags &= ~PARSING;
+        // Released meanwhile (the handler upgraded, or the transport closed): nothing uses it any more.
+        if (this.#parser === null) host.recycleParser(parser);
+      }
     }
   }
 
@@ -452,7 +474,7 @@ export class HttpConnection
     chunk: Uint8Array,
     offset: number,
   ): number {
-    while (offset < chunk.length && !this.#busy && this.#mode === "http") {
+    while (offset < chunk.length && !this.#is(BUSY) && this.#mode === "http") {
       if (!parser.inProgress) {
         this.#headStartedAt = host.coarseNow;
         if (host.headerTimeoutMs > 0) {
@@ -470,9 +492,11 @@ export class HttpConnection
       }
       if (parser.complete) {
         this.#startRequest();
-      } else if (parser.head !== undefined && parser.head.expectContinue && !this.#continueSent) {
+      } else if (
+        parser.head !== undefined && parser.head.expectContinue && !this.#is(CONTINUE_SENT)
+      ) {
         // RFC 9110 §10.1.1: tell the client to go on sending the body it is holding back.
-        this.#continueSent = true;
+        this.#flags |= CONTINUE_SENT;
         writeLatin1(this.out, "HTTP/1.1 100 Continue\r\n\r\n");
         markDirty(this);
       }
@@ -488,7 +512,7 @@ export class HttpConnection
     const parser = this.#parser;
     if (parser === null) return;
     this.#parser = null;
-    if (this.#parseDepth === 0) this.#host.recycleParser(parser);
+    if (!this.#is(PARSING)) this.#host.recycleParser(parser);
   }
 
   #keepRest(rest: Uint8Array, copy: boolean): void {
@@ -509,28 +533,30 @@ export class HttpConnection
       joined.set(chunk, pending.length);
       this.#pending = joined;
     }
-    if (this.#pending!.length > PENDING_INPUT_LIMIT_BYTES && !this.#paused) {
-      this.#paused = true;
+    if (this.#pending!.length > PENDING_INPUT_LIMIT_BYTES && !this.#is(PAUSED)) {
+      this.#flags |= PAUSED;
       this.#transport.pause();
     }
   }
 
   #pump(): void {
-    this.#pumping = true;
+    this.#flags |= PUMPING;
     try {
-      while (this.#pending !== null && !this.#busy && this.#mode === "http") {
+      while (this.#pending !== null && !this.#is(BUSY) && this.#mode === "http") {
         const data = this.#pending;
         this.#pending = null;
         const offset = this.#parse(data, 0);
         if (offset < data.length) this.#keepRest(data.subarray(offset), false);
       }
-      if (this.#paused && this.#pending === null && this.#mode === "http") {
-        this.#paused = false;
+      if (this.#is(PAUSED) && this.#pending === null && this.#mode === "http") {
+        this.#flags &= ~PAUSED;
         this.#transport.resume();
       }
-      if (this.#peerEnded && !this.#busy && this.#mode === "http") this.#endAfterFlushNow();
+      if (this.#is(PEER_ENDED) && !this.#is(BUSY) && this.#mode === "http") {
+        this.#endAfterFlushNow();
+      }
     } finally {
-      this.#pumping = false;
+      this.#flags &= ~PUMPING;
     }
   }
 
@@ -538,8 +564,7 @@ export class HttpConnection
     const parser = this.#parser!;
     const request = new HttpRequest(parser.head!, parser.body, this);
     parser.reset();
-    this.#busy = true;
-    this.#continueSent = false;
+    this.#flags = (this.#flags | BUSY) & ~CONTINUE_SENT;
     this.#request = request;
     this.#response = undefined;
     const folder = this.#host.publicFolder;
@@ -596,7 +621,7 @@ export class HttpConnection
   }
 
   #afterHandler(request: HttpRequest): void {
-    if (request !== this.#request || this.#upgrading || this.#mode !== "http") return;
+    if (request !== this.#request || this.#is(UPGRADING) || this.#mode !== "http") return;
     const response = this.#response;
     enterCallback();
     try {
@@ -629,8 +654,8 @@ export class HttpConnection
     if (request !== this.#request || this.#mode !== "http") return;
     enterCallback();
     try {
-      if (this.#upgrading) {
-        this.#upgrading = false;
+      if (this.#is(UPGRADING)) {
+        this.#flags &= ~UPGRADING;
         this.#sendErrorAndClose(500, "Internal Server Error");
         return;
       }
@@ -682,7 +707,7 @@ export class HttpConnection
     markDirty(this);
     this.#response = undefined;
     if (close) {
-      this.#busy = false;
+      this.#flags &= ~BUSY;
       this.#request = undefined;
       this.#endAfterFlushNow();
     } else {
@@ -693,7 +718,7 @@ export class HttpConnection
   #endAfterFlushNow(): void {
     if (this.#mode === "http") this.#mode = "closing";
     this.#pending = null;
-    this.#endAfterFlush = true;
+    this.#flags |= END_AFTER_FLUSH;
     markDirty(this);
   }
 

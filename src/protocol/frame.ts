@@ -29,6 +29,8 @@ export type Opcode = typeof Opcode[keyof typeof Opcode];
 export const FIN_BIT = 0x80;
 /** First header byte: RSV1–RSV3, which must be 0 unless an extension defines them (RFC 6455 §5.2). */
 export const RSV_BITS = 0x70;
+/** First header byte: the opcode (§5.2). */
+export const OPCODE_BITS = 0x0f;
 /** Second header byte: a masking key follows the length (required on client frames, §5.3). */
 export const MASK_BIT = 0x80;
 /** RFC 6455 §5.5: control frames carry at most 125 bytes and are never fragmented. */

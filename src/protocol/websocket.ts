@@ -19,6 +19,7 @@ import {
   MAX_CONTROL_PAYLOAD_BYTES,
   MAX_HEADER_BYTES,
   Opcode,
+  OPCODE_BITS,
   putServerHeader,
   readPayloadLength,
   readUint32,
@@ -49,11 +50,10 @@ export interface WebSocketHandler {
    * transport ended first (`wasClean` false).
    */
   onFinish(code: number, reason: string, wasClean: boolean): void;
-}
-
-/** Limits the protocol enforces on the peer. */
-export interface WebSocketLimits {
-  /** Read each time a frame header arrives, so changes apply at once. A bigger message fails with 1009. */
+  /**
+   * The largest message the peer may send, in bytes; read at each data frame header, so changes apply at
+   * once. A bigger message fails the connection with 1009.
+   */
   maxMessageBytes(): number;
 }
 
@@ -90,7 +90,6 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 export class WebSocketProtocol {
   #out: OutputBuffer;
   #handler: WebSocketHandler;
-  #limits: WebSocketLimits;
   #state: WebSocketState = "open";
 
   /** The start of a header split across chunks (at most 14 bytes). */
@@ -99,8 +98,8 @@ export class WebSocketProtocol {
 
   /** A header has been parsed and its payload is still arriving. */
   #inFrame = false;
-  #opcode = 0;
-  #fin = false;
+  /** The frame's first header byte: FIN and the opcode (the RSV bits are checked to be 0). */
+  #first = 0;
   #key = 0;
   #frameLength = 0;
   #frameReceived = 0;
@@ -123,13 +122,11 @@ export class WebSocketProtocol {
 
   /**
    * @param out Where frames to send are queued; the caller flushes it after each call.
-   * @param handler Receives messages and the end of the protocol.
-   * @param limits Consulted at each data frame header.
+   * @param handler Receives messages and the end of the protocol, and sets the message size limit.
    */
-  constructor(out: OutputBuffer, handler: WebSocketHandler, limits: WebSocketLimits) {
+  constructor(out: OutputBuffer, handler: WebSocketHandler) {
     this.#out = out;
     this.#handler = handler;
-    this.#limits = limits;
   }
 
   /** `open`, `closing` after {@linkcode WebSocketProtocol.close}, `closed` once finished. */
@@ -270,7 +267,7 @@ export class WebSocketProtocol {
   #parseHeader(bytes: Uint8Array, at: number): boolean {
     const first = bytes[at];
     const second = bytes[at + 1];
-    const opcode = first & 0x0f;
+    const opcode = first & OPCODE_BITS;
     const fin = (first & FIN_BIT) !== 0;
     // No extension is negotiated, so RSV1-3 must be 0 (§5.2).
     if ((first & RSV_BITS) !== 0) {
@@ -303,14 +300,13 @@ export class WebSocketProtocol {
         if (opcode === Opcode.Text) this.#utf8?.reset();
       }
       // Checked before any of the payload is buffered, against the whole message so far.
-      const limit = this.#limits.maxMessageBytes();
+      const limit = this.#handler.maxMessageBytes();
       if (this.#messageLength + length > limit) {
         return this.#fail(CloseCode.MessageTooBig, TOO_BIG);
       }
       this.#limit = limit;
     }
-    this.#opcode = opcode;
-    this.#fin = fin;
+    this.#first = first;
     this.#frameLength = length;
     this.#frameReceived = 0;
     this.#key = readUint32(bytes, at + headerBytes(second) - 4);
@@ -320,10 +316,12 @@ export class WebSocketProtocol {
   /** A frame whose payload `chunk[start..stop)` arrived whole. */
   #receiveWholeFrame(chunk: Uint8Array, start: number, stop: number): void {
     unmask(chunk, start, stop, this.#key);
-    const opcode = this.#opcode;
+    const first = this.#first;
+    const opcode = first & OPCODE_BITS;
+    const fin = (first & FIN_BIT) !== 0;
     if (isControlOpcode(opcode)) {
       this.#receiveControl(chunk.subarray(start, stop));
-    } else if (this.#fin && opcode !== Opcode.Continuation) {
+    } else if (fin && opcode !== Opcode.Continuation) {
       // An unfragmented message inside one chunk: delivered as a view, never copied.
       const data = chunk.subarray(start, stop);
       const isText = opcode === Opcode.Text;
@@ -333,7 +331,7 @@ export class WebSocketProtocol {
       }
       this.#messageOpcode = 0;
       this.#handler.onMessage(data, isText);
-    } else if (this.#bufferData(chunk, start, stop, stop - start) && this.#fin) {
+    } else if (this.#bufferData(chunk, start, stop, stop - start) && fin) {
       this.#finishMessage();
     }
   }
@@ -345,12 +343,14 @@ export class WebSocketProtocol {
     this.#frameReceived = received + (stop - start);
     const done = this.#frameReceived === this.#frameLength;
     if (done) this.#inFrame = false;
-    if (isControlOpcode(this.#opcode)) {
+    const first = this.#first;
+    if (isControlOpcode(first & OPCODE_BITS)) {
       const control = this.#control ??= new Uint8Array(MAX_CONTROL_PAYLOAD_BYTES);
       control.set(chunk.subarray(start, stop), received);
       if (done) this.#receiveControl(control.subarray(0, this.#frameLength));
     } else if (
-      this.#bufferData(chunk, start, stop, this.#frameLength - received) && done && this.#fin
+      this.#bufferData(chunk, start, stop, this.#frameLength - received) && done &&
+      (first & FIN_BIT) !== 0
     ) {
       this.#finishMessage();
     }
@@ -375,7 +375,9 @@ export class WebSocketProtocol {
     if (message === null || message.length < required) {
       const capacity = message === null ? 0 : message.length;
       // The final frame fixes the message's size; before it, doubling keeps copies linear, up to the limit.
-      const size = this.#fin ? required : Math.max(required, Math.min(capacity * 2, this.#limit));
+      const size = (this.#first & FIN_BIT) !== 0
+        ? required
+        : Math.max(required, Math.min(capacity * 2, this.#limit));
       let grown: Uint8Array;
       try {
         grown = (size > KEEP_MESSAGE_BUFFER_BYTES ? takeMessageBuffer(size) : null) ??
@@ -431,7 +433,7 @@ export class WebSocketProtocol {
 
   /** A whole, unmasked control frame payload (§5.5), handled at once even between fragments. */
   #receiveControl(payload: Uint8Array): void {
-    switch (this.#opcode) {
+    switch (this.#first & OPCODE_BITS) {
       case Opcode.Ping:
         // §5.5.3: answer with the same payload. Once our close frame is queued nothing may follow it.
         if (this.#state === "open") writeFrame(this.#out, Opcode.Pong, payload);

@@ -7,11 +7,7 @@
 
 import assert from "node:assert/strict";
 import { OutputBuffer } from "../../src/_output_buffer.ts";
-import {
-  type WebSocketHandler,
-  type WebSocketLimits,
-  WebSocketProtocol,
-} from "../../src/protocol/websocket.ts";
+import { type WebSocketHandler, WebSocketProtocol } from "../../src/protocol/websocket.ts";
 import { concat, splits } from "../_helpers/splits.ts";
 
 /** How to build a client frame; every field has the usual default. */
@@ -157,7 +153,6 @@ export function session(limit = 1024 * 1024, hooks: SessionHooks = {}): Session 
   const out = new OutputBuffer();
   const events: Event[] = [];
   let current = limit;
-  const limits: WebSocketLimits = { maxMessageBytes: () => current };
   const handler: WebSocketHandler = {
     onMessage(data, isText) {
       events.push([
@@ -180,8 +175,9 @@ export function session(limit = 1024 * 1024, hooks: SessionHooks = {}): Session 
     onFinish(code, reason, wasClean) {
       events.push(["finish", code, reason, wasClean]);
     },
+    maxMessageBytes: () => current,
   };
-  const proto = new WebSocketProtocol(out, handler, limits);
+  const proto = new WebSocketProtocol(out, handler);
   const result: Session = {
     proto,
     out,
