@@ -46,7 +46,8 @@
  * nothing else on that socket API reached.
  *
  * Options: `--rounds=N` (default 3), `--duration=S` (measured seconds per run, default 5), `--warmup=S`
- * (default 1), `--hold=N` (idle connections, default 10000), `--receivers=N` (broadcast connections,
+ * (default 1), `--hold=N` (idle connections, default 10000), `--settle=S` (seconds the idle scenario waits
+ * before each RSS reading, default 10), `--receivers=N` (broadcast connections,
  * default 10000), `--quick` (1 round, 2 s runs), `--no-build`, `--floors`,
  * `--json=FILE` (every sample). Positional arguments pick runtimes (`node`, `deno`, `bun`).
  *
@@ -93,8 +94,6 @@ const QUIET_LIMIT_MS = 120_000;
 const BROADCAST_CONNECT_LIMIT_S = 60;
 /** Broadcast scenario: the message loadgen's connection 0 sends, in bytes (text). */
 const BROADCAST_BYTES = 32;
-/** Idle scenario: seconds between the last connection opening and the RSS reading, for the heap to settle. */
-const SETTLE_S = 2;
 
 type RuntimeName = "node" | "deno" | "bun";
 type ScenarioName = "small" | "medium" | "large" | "handshake" | "idle" | "broadcast";
@@ -106,6 +105,8 @@ interface Options {
   duration: number;
   warmup: number;
   hold: number;
+  /** Idle scenario: seconds the server is left alone before each RSS reading, for its heap to settle. */
+  settle: number;
   receivers: number;
   build: boolean;
   json: string | undefined;
@@ -325,6 +326,8 @@ function parseOptions(args: string[]): Options {
     duration: 5,
     warmup: 1,
     hold: 10_000,
+    // JavaScriptCore hands back a burst's garbage 5–6 s after it (bench/README.md, "How a measurement is made").
+    settle: 10,
     receivers: 10_000,
     build: true,
     json: undefined,
@@ -341,6 +344,7 @@ function parseOptions(args: string[]): Options {
     else if (name === "--duration" && number > 0) options.duration = number;
     else if (name === "--warmup" && number >= 0) options.warmup = number;
     else if (name === "--hold" && Number.isInteger(number) && number > 0) options.hold = number;
+    else if (name === "--settle" && number >= 0) options.settle = number;
     else if (name === "--receivers" && Number.isInteger(number) && number > 0) {
       options.receivers = number;
     } else if (name === "--json" && value) options.json = value;
@@ -353,7 +357,7 @@ function parseOptions(args: string[]): Options {
     else {
       throw new RangeError(
         `Unknown argument: ${arg} (try: node deno bun --quick --rounds=N --duration=S --warmup=S ` +
-          `--hold=N --receivers=N --scenarios=small,medium,large,handshake,idle,broadcast --no-build ` +
+          `--hold=N --settle=S --receivers=N --scenarios=small,medium,large,handshake,idle,broadcast --no-build ` +
           `--floors --json=FILE)`,
       );
     }
@@ -631,7 +635,7 @@ async function runIdle(
     "--port",
     String(server.port),
   ], 60);
-  await sleep(1000);
+  await sleep(options.settle * 1000);
   const before = residentBytes(server.pid);
   const child = track(spawn("taskset", [
     "-c",
@@ -658,7 +662,7 @@ async function runIdle(
       child.once("exit", () => reject(new Error(`loadgen hold exited early: ${stderr}`)));
     });
     const ready = JSON.parse(lines[0]);
-    await sleep(SETTLE_S * 1000);
+    await sleep(options.settle * 1000);
     const after = residentBytes(server.pid);
     child.stdin!.end();
     await exited(child);
@@ -750,7 +754,7 @@ function machineFacts(options: Options): string[] {
     `Runtimes: ${versions.join(", ")}; loadgen: ${firstLine(["cc", "--version"])} -O2`,
     `Pinning: server on CPU ${SERVER_CPU}, loadgen on CPU ${CLIENT_CPU} (taskset); ulimit -n ${FILE_LIMIT}`,
     `Runs: ${options.rounds} round(s), ${options.duration} s measured after ${options.warmup} s warm-up; ` +
-    `idle holds ${options.hold} connections` +
+    `idle holds ${options.hold} connections (RSS read ${options.settle} s after the warm-up and after the last open)` +
     (options.scenarios.includes("broadcast")
       ? `, broadcast ${options.receivers} (warm-up once all are open)`
       : "") +
