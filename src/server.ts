@@ -173,7 +173,8 @@ export class ServerCore implements ConnectionHost {
   publicFolder: PublicFolder | undefined;
   coarseNow: number;
   stopping = false;
-  readonly connections: Set<HttpConnection> = new Set();
+  /** Open connections (their list is `HttpConnection.allOpen`, process-wide). */
+  connectionCount = 0;
   /** The adapter's listener, once listening. */
   listener: Listener | undefined;
   /** The once-a-second timer driving {@linkcode ServerCore.tick}. */
@@ -241,14 +242,13 @@ export class ServerCore implements ConnectionHost {
 
   /** Makes the handler for a new transport, or refuses it as busy. */
   accept(transport: Transport): TransportHandler {
-    if (this.stopping || this.connections.size >= this.maxConnections) {
+    if (this.stopping || this.connectionCount >= this.maxConnections) {
       transport.write(BUSY_RESPONSE);
       transport.end();
       return IGNORING_HANDLER;
     }
-    const connection = new HttpConnection(this, transport);
-    this.connections.add(connection);
-    return connection;
+    this.connectionCount++;
+    return new HttpConnection(this, transport);
   }
 
   serveFile(path: string, method: string, request: HttpRequest): Promise<StaticResponse | null> {
@@ -272,8 +272,11 @@ export class ServerCore implements ConnectionHost {
 
   connectionClosed(connection: HttpConnection): void {
     this.#wheel.remove(connection);
-    this.connections.delete(connection);
-    if (this.connections.size === 0) this.#onAllClosed?.();
+    if (--this.connectionCount === 0) this.#onAllClosed?.();
+  }
+
+  #openConnections(): HttpConnection[] {
+    return HttpConnection.allOpen().filter((connection) => connection.servedBy(this));
   }
 
   /** Advances the timer wheel to the clock's time. */
@@ -291,17 +294,17 @@ export class ServerCore implements ConnectionHost {
   /** Closes idle connections, asks the rest to finish, and resolves when all are closed or the grace ends. */
   async drain(): Promise<void> {
     this.stopping = true;
-    if (this.connections.size > 0) {
+    if (this.connectionCount > 0) {
       const allClosed = new Promise<void>((resolve) => this.#onAllClosed = resolve);
-      for (const connection of [...this.connections]) connection.shutdown();
+      for (const connection of this.#openConnections()) connection.shutdown();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<void>((resolve) =>
         timer = setTimeout(resolve, this.shutdownTimeoutMs)
       );
       await Promise.race([allClosed, grace]);
       clearTimeout(timer);
-      for (const connection of [...this.connections]) connection.destroy();
-      if (this.connections.size > 0) await allClosed;
+      for (const connection of this.#openConnections()) connection.destroy();
+      if (this.connectionCount > 0) await allClosed;
     }
   }
 }
@@ -334,7 +337,7 @@ export async function startServerWith(
     },
     udata: options.udata,
     get connectionCount() {
-      return core.connections.size;
+      return core.connectionCount;
     },
     finished,
     stop() {

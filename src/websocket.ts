@@ -13,7 +13,7 @@
 
 import { markDirty } from "./_flush.ts";
 import { COPY_THRESHOLD_BYTES } from "./_output_buffer.ts";
-import type { HttpConnection, UpgradedProtocol } from "./http/connection.ts";
+import { HttpConnection, type UpgradedProtocol } from "./http/connection.ts";
 import { HttpError } from "./http/errors.ts";
 import { acceptKey, checkUpgrade } from "./http/handshake.ts";
 import { type HttpRequest, requestOwner } from "./http/request.ts";
@@ -67,8 +67,11 @@ const DEFAULT_BACKPRESSURE_LIMIT = 16 * 1024 * 1024;
 /** Connections `each` visits before yielding to the event loop. */
 const EACH_BATCH = 1024;
 
-/** Open Websocket connections of this process, for `each` and `count`. */
-const openConnections = new Set<WebsocketConnection>();
+/**
+ * Websocket connections of this process from their opening until they close (`readyState` `"open"` or
+ * `"closing"`), for `count`; `each` finds them in `HttpConnection.allOpen`.
+ */
+let openCount = 0;
 
 let maxMsgSize = DEFAULT_MAX_MSG_SIZE;
 let timeout = DEFAULT_TIMEOUT_S;
@@ -274,7 +277,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
 
   onAttach(): void {
     this.readyState = "open";
-    openConnections.add(this.ws);
+    openCount++;
     const now = this.connection.coarseNow;
     this.#lastReceived = now;
     this.#lastActivity = now;
@@ -379,8 +382,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   onFinish(code: number, reason: string): void {
     this.closeCode = code;
     this.closeReason = reason;
-    this.readyState = "closed";
-    openConnections.delete(this.ws);
+    this.#becomeClosed();
     // RFC 6455 §7.1.1: the server closes the TCP connection first, after the close frame is written.
     this.connection.endAfterFlush();
   }
@@ -389,10 +391,14 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
 
   /** The transport is gone: report it once. */
   #closed(): void {
-    this.readyState = "closed";
-    openConnections.delete(this.ws);
+    this.#becomeClosed();
     if (this.closeCode === 0) this.closeCode = CloseCode.Abnormal;
     this.callOnClose();
+  }
+
+  #becomeClosed(): void {
+    if (this.readyState === "open" || this.readyState === "closing") openCount--;
+    this.readyState = "closed";
   }
 
   /** Calls `onClose` exactly once. */
@@ -531,7 +537,11 @@ function each<T>(
   if (onFinish !== undefined && typeof onFinish !== "function") {
     throw new TypeError("onFinish must be a function");
   }
-  const targets = [...openConnections];
+  const targets: WebsocketConnection[] = [];
+  for (const connection of HttpConnection.allOpen()) {
+    const session = connection.upgradedProtocol;
+    if (session instanceof Session && session.readyState === "open") targets.push(session.ws);
+  }
   let index = 0;
   const runBatch = () => {
     const end = Math.min(index + EACH_BATCH, targets.length);
@@ -712,7 +722,7 @@ export const Websocket: WebsocketGlobal = {
   },
   each,
   count() {
-    return openConnections.size;
+    return openCount;
   },
   bufferedAmount(ws) {
     return sessionFor(ws).bufferedAmount;

@@ -104,6 +104,12 @@ const END_AFTER_FLUSH = 32;
 const CONTINUE_SENT = 64;
 /** `#parse` is running: the parser must not go back to the server's pool before it returns. */
 const PARSING = 128;
+/** Queued for a flush (`Flushable.flushQueued`). */
+const FLUSH_QUEUED = 256;
+
+/** The ends of the list behind {@linkcode HttpConnection.allOpen}. */
+let oldestOpen: HttpConnection | null = null;
+let newestOpen: HttpConnection | null = null;
 
 const SWITCHING_PROTOCOLS = latin1Bytes("HTTP/1.1 101 Switching Protocols\r\n");
 
@@ -114,7 +120,6 @@ export class HttpConnection
   readonly uuid: number = nextUuid++;
   /** The connection's batched output. */
   readonly out: OutputBuffer = new OutputBuffer();
-  flushQueued = false;
   wheelSecond = -1;
   wheelPrev: WheelItem | null = null;
   wheelNext: WheelItem | null = null;
@@ -122,7 +127,6 @@ export class HttpConnection
   readonly #transport: Transport;
   /** Given back after an upgrade or the close: a Websocket never parses HTTP again. */
   #parser: RequestParser | null;
-  /** How many `#parse` calls are running (a handler that answers at once may start the next request's). */
   /** The state bits below (`BUSY`, `UPGRADING`, ...). */
   #flags = 0;
   #mode: Mode = "http";
@@ -130,10 +134,12 @@ export class HttpConnection
   #request: HttpRequest | undefined;
   #response: HttpResponse | undefined;
   #pending: Uint8Array | null = null;
-  #headStartedAt = 0;
   #lastActivity: number;
   /** Streaming bodies waiting for room; `null` while none waits (most connections never have one). */
   #drainWaiters: (() => void)[] | null = null;
+  /** Neighbours in the process-wide list of open connections (see {@linkcode HttpConnection.allOpen}). */
+  #older: HttpConnection | null = null;
+  #newer: HttpConnection | null = null;
 
   /** @internal Made by the server for each accepted transport. */
   constructor(host: ConnectionHost, transport: Transport) {
@@ -142,10 +148,56 @@ export class HttpConnection
     this.#parser = host.takeParser();
     this.#lastActivity = host.coarseNow;
     if (host.idleTimeoutMs > 0) host.schedule(this, this.#lastActivity + host.idleTimeoutMs);
+    this.#older = newestOpen;
+    if (newestOpen === null) oldestOpen = this;
+    else newestOpen.#newer = this;
+    newestOpen = this;
+  }
+
+  /**
+   * Every open connection of the process (of every server), oldest first: what a stopping server and
+   * `Websocket.each` go through. A list through the connections themselves costs each two fields; a `Set`
+   * entry costs more, and a `Set` reallocates its table as connections come and go.
+   */
+  static allOpen(): HttpConnection[] {
+    const all: HttpConnection[] = [];
+    for (let connection = oldestOpen; connection !== null; connection = connection.#newer) {
+      all.push(connection);
+    }
+    return all;
+  }
+
+  #unlink(): void {
+    const older = this.#older;
+    const newer = this.#newer;
+    if (older === null) oldestOpen = newer;
+    else older.#newer = newer;
+    if (newer === null) newestOpen = older;
+    else newer.#older = older;
+    this.#older = this.#newer = null;
   }
 
   #is(flag: number): boolean {
     return (this.#flags & flag) !== 0;
+  }
+
+  /** `true` while queued for a flush (`_flush.ts` owns it); a bit of `#flags` rather than a field of its own. */
+  get flushQueued(): boolean {
+    return (this.#flags & FLUSH_QUEUED) !== 0;
+  }
+
+  set flushQueued(queued: boolean) {
+    this.#flags = queued ? this.#flags | FLUSH_QUEUED : this.#flags & ~FLUSH_QUEUED;
+  }
+
+  /** Whether `host` (a server) made this connection. */
+  servedBy(host: ConnectionHost): boolean {
+    return this.#host === host;
+  }
+
+  /** The protocol this connection switched to, while it is switched; `undefined` before and once closed. */
+  get upgradedProtocol(): UpgradedProtocol | undefined {
+    return this.#mode === "upgraded" ? this.#protocol : undefined;
   }
 
   /** The server handle. */
@@ -243,6 +295,7 @@ export class HttpConnection
     if (this.#mode === "closed") return;
     const wasUpgraded = this.#mode === "upgraded";
     this.#mode = "closed";
+    this.#unlink();
     this.#releaseParser();
     this.out.clear();
     this.#pending = null;
@@ -408,7 +461,7 @@ export class HttpConnection
       // A head must be whole within headerTimeout of its first byte, however it drips; a body must keep
       // arriving, with no gap longer than headerTimeout, even when the idle timeout is off (timeout: 0),
       // or a client could hold the connection forever by stopping halfway.
-      if (head) deadline = this.#headStartedAt + host.headerTimeoutMs;
+      if (head) deadline = parser.startedAt + host.headerTimeoutMs;
       else if (body) deadline = Math.min(deadline, this.#lastActivity + host.headerTimeoutMs);
     }
     if (deadline === Infinity) return;
@@ -476,9 +529,9 @@ export class HttpConnection
   ): number {
     while (offset < chunk.length && !this.#is(BUSY) && this.#mode === "http") {
       if (!parser.inProgress) {
-        this.#headStartedAt = host.coarseNow;
+        parser.startedAt = host.coarseNow;
         if (host.headerTimeoutMs > 0) {
-          host.schedule(this, this.#headStartedAt + host.headerTimeoutMs);
+          host.schedule(this, parser.startedAt + host.headerTimeoutMs);
         }
       }
       try {

@@ -421,6 +421,11 @@ function badRequest(message: string): HttpError {
  * ```
  */
 export class RequestParser {
+  /**
+   * When the head being parsed began, on the connection's clock; the connection sets it and checks the
+   * header timeout against it (kept here, as the parser is held only while a request is being read).
+   */
+  startedAt = 0;
   #limits: ParserLimits;
   #state: State = State.Leading;
   #error: HttpError | undefined;

@@ -874,6 +874,48 @@ describe("Websocket functions", () => {
       await h.stop();
     }
   });
+
+  test("each and count span every server of the process; stopping one server leaves the other's connections open", async () => {
+    const first = await harness();
+    const second = await harness();
+    try {
+      const before = Websocket.count();
+      const a = await first.open();
+      const b = await second.open();
+      const c = await first.open();
+      assert.equal(Websocket.count(), before + 3);
+      const visited: WebsocketConnection[] = [];
+      const done = deferred();
+      Websocket.each(
+        null,
+        (target) => {
+          if ([a, b, c].some(({ conn }) => conn.ws === target)) visited.push(target);
+        },
+        undefined,
+        () => done.resolve(),
+      );
+      await within(done.promise, WAIT_MS, "onFinish");
+      // Oldest connection first, whichever server made it.
+      assert.deepEqual(visited, [a.conn.ws, b.conn.ws, c.conn.ws]);
+
+      await first.stop();
+      await a.conn.closed();
+      await c.conn.closed();
+      assert.deepEqual(a.conn.events.slice(-2), ["shutdown", "close"]);
+      assert.equal(first.server.connectionCount, 0);
+      assert.equal(second.server.connectionCount, 1);
+      assert.equal(Websocket.count(), before + 1);
+      assert.equal(b.conn.ws!.readyState, "open");
+      assert.equal(b.conn.events.includes("shutdown"), false);
+      b.client.sendFrame(Op.Text, "still open");
+      assert.deepEqual((await b.client.readFrame()).payload, utf8("still open"));
+      await closeCleanly(b.client, b.conn);
+      assert.equal(Websocket.count(), before);
+    } finally {
+      await first.stop();
+      await second.stop();
+    }
+  });
 });
 
 describe("Websocket.maxMsgSize", () => {
