@@ -644,9 +644,10 @@ export interface WebsocketGlobal {
   close(ws: WebsocketConnection, code?: number, reason?: string): void;
   /**
    * Runs `task(target, arg)` for every open connection of this process except `originator` (all when it is
-   * `null`), then `onFinish(originator, arg)` (the seed's `each`). Runs asynchronously, in batches of 1024 that
-   * yield to the event loop, so large counts do not block it. A message written to many targets from the task
-   * is framed once and the same bytes are queued to each (so do not modify a `Uint8Array` during the run).
+   * `null`), oldest connection first, then `onFinish(originator, arg)` (the seed's `each`). The targets are
+   * the connections open when `each` is called; one that closes before its turn is skipped. Runs
+   * asynchronously, in batches of 1024 that yield to the event loop, so large counts do not block it. A
+   * message written to many targets from the task is framed once and the same bytes are queued to each (so do not modify a `Uint8Array` during the run).
    *
    * @throws {TypeError} when `task` or `onFinish` is not a function.
    */
