@@ -8,9 +8,9 @@
  *
  * A full slab is reused, instead of a new one being allocated (fresh memory costs a page fault per 4 KiB,
  * which on virtual machines is dearer than the copies), once no connection can still be writing from it:
- * each connection holds the slab it copies into until a flush leaves its transport with nothing buffered,
- * and only transports that keep no reference once drained (sockets) let go of a hold. A connection that
- * closes, or moves to a newer slab, with a hold not let go keeps that slab out of reuse for good.
+ * each connection holds the slabs it copied into until a flush or a drain leaves its transport with nothing
+ * buffered, and only transports that keep no reference once drained (sockets) let go of a hold. A connection
+ * that closes with a hold not let go keeps that slab out of reuse for good.
  *
  * @module
  */
@@ -55,6 +55,11 @@ function makeReusable(full: Slab): void {
   }
 }
 
+/** One connection fewer may be writing bytes of `held`. */
+function letGo(held: Slab): void {
+  if (--held.holders === 0 && held.retired) makeReusable(held);
+}
+
 /** The slab after a full one: a spare whose bytes nobody can still be writing, or a new one. */
 function nextSlab(full: Slab, n: number): Slab {
   full.retired = true;
@@ -75,6 +80,11 @@ export class OutputBuffer {
   #segmentSlab: Slab | null = null;
   /** The slab this connection may still be writing bytes of (see the module's comment). */
   #held: Slab | null = null;
+  /**
+   * Older slabs still held when the connection moved on to a newer one, because its sink had bytes left
+   * (a busy socket); let go of together with `#held`. `null` on most connections.
+   */
+  #heldBefore: Slab[] | null = null;
   #segmentStart = 0;
   #segmentEnd = 0;
   #pending = 0;
@@ -97,8 +107,9 @@ export class OutputBuffer {
       slab = nextSlab(slab, n);
       slabUsed = 0;
     }
-    // One hold per connection: an older one not let go yet stays counted, so that slab is never reused.
-    if (this.#held !== slab) {
+    const held = this.#held;
+    if (held !== slab) {
+      if (held !== null) (this.#heldBefore ??= []).push(held);
       this.#held = slab;
       slab.holders++;
     }
@@ -167,6 +178,21 @@ export class OutputBuffer {
       sink.write(first);
       if (rest !== null) { for (const chunk of rest) sink.write(chunk); }
     }
+    this.releaseWritten(sink);
+  }
+
+  /** Whether this connection holds a slab: {@linkcode OutputBuffer.releaseWritten} at its sink's drain lets go. */
+  get holdsSlab(): boolean {
+    return this.#held !== null;
+  }
+
+  /**
+   * Lets go of the slabs this connection holds if nothing is pending and `sink` has written everything it
+   * was given and keeps no reference to it. Called by `drainTo`, and by the connection when its sink drains:
+   * a sink that still had bytes right after `drainTo` (a busy socket) would otherwise keep them out of reuse
+   * until the connection next writes.
+   */
+  releaseWritten(sink: Omit<OutputSink, "write">): void {
     const held = this.#held;
     // Bytes copied during the writes (a sink calling back into the core) are not written yet.
     if (
@@ -174,7 +200,12 @@ export class OutputBuffer {
       sink.releasesWrittenChunks === true && sink.bufferedAmount === 0
     ) {
       this.#held = null;
-      if (--held.holders === 0 && held.retired) makeReusable(held);
+      letGo(held);
+      const before = this.#heldBefore;
+      if (before !== null) {
+        this.#heldBefore = null;
+        for (const older of before) letGo(older);
+      }
     }
   }
 
@@ -185,6 +216,7 @@ export class OutputBuffer {
     this.#rest = null;
     this.#pending = 0;
     this.#held = null;
+    this.#heldBefore = null;
   }
 
   #seal(): void {

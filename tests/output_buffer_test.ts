@@ -377,4 +377,27 @@ describe("OutputBuffer slab reuse", () => {
     assert.equal(third.chunk.buffer, first.chunk.buffer);
     assert.deepEqual(second.chunk, pattern(40_000, 11));
   });
+
+  test("a connection that moved on to a newer slab while its socket was busy lets go of both at its drain", () => {
+    const busy = { bufferedAmount: 1, releasesWrittenChunks: true };
+    // Connections whose sockets never drain take up every spare slab (two 40 kB never share one), so the
+    // spares below are only the ones this test makes.
+    for (let i = 0; i < 5; i++) writeMostOfASlab(20 + i, busy);
+    const buffer = new OutputBuffer();
+    buffer.copy(pattern(40_000, 14));
+    const [older] = drain(buffer, busy);
+    // 40 kB more do not fit: the connection goes on in a new slab, its socket still busy.
+    buffer.copy(pattern(40_000, 15));
+    const [newer] = drain(buffer, busy);
+    assert.notEqual(newer.buffer, older.buffer);
+    assert.equal(buffer.holdsSlab, true);
+    // The socket drained (nothing written since): both slabs come back.
+    buffer.releaseWritten(DRAINED_SOCKET);
+    assert.equal(buffer.holdsSlab, false);
+    const next = writeMostOfASlab(16, busy);
+    assert.equal(next.chunk.buffer, newer.buffer);
+    const last = writeMostOfASlab(17, busy);
+    assert.equal(last.chunk.buffer, older.buffer);
+    assert.deepEqual(last.chunk, pattern(40_000, 17));
+  });
 });

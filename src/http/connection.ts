@@ -266,6 +266,7 @@ export class HttpConnection
   }
 
   onDrain(): void {
+    this.out.releaseWritten(this.#transport);
     enterCallback();
     try {
       if (this.#mode === "upgraded") this.#protocol!.onDrain();
@@ -313,7 +314,17 @@ export class HttpConnection
 
   flush(): void {
     if (this.#mode === "closed") return;
-    if (this.out.length > 0) this.out.drainTo(this.#transport);
+    const out = this.out;
+    if (out.length > 0) {
+      const transport = this.#transport;
+      out.drainTo(transport);
+      // The transport still has bytes of the slab this connection holds: let go of it at the drain.
+      if (
+        out.holdsSlab && transport.bufferedAmount > 0 && transport.releasesWrittenChunks === true
+      ) {
+        transport.watchDrain();
+      }
+    }
     if (this.#drainWaiters !== null) this.#checkDrainWaiters();
     if (this.#is(END_AFTER_FLUSH)) {
       this.#flags &= ~END_AFTER_FLUSH;
