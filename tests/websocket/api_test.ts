@@ -875,6 +875,48 @@ describe("Websocket functions", () => {
     }
   });
 
+  test("connections upgraded with the same functions each keep their own state; other functions stay theirs", async () => {
+    // Module-level handlers, as most apps write them: the connections share them, not their close state.
+    const closes: string[] = [];
+    const allClosed = deferred();
+    const shout = (ws: WebsocketConnection, data: Uint8Array) => ws.write(`A:${text(data)}`);
+    const whisper = (ws: WebsocketConnection, data: Uint8Array) => ws.write(`B:${text(data)}`);
+    const recordClose = (ws: WebsocketConnection) => {
+      closes.push(`${ws.udata}:${ws.closeCode}`);
+      if (closes.length === 4) allClosed.resolve();
+    };
+    const server = await createStreamServer((request) => {
+      Websocket.upgrade({
+        request,
+        onMessage: request.path.startsWith("/a") ? shout : whisper,
+        onClose: recordClose,
+        udata: request.path,
+      });
+    }, { shutdownTimeout: 0.2 });
+    try {
+      const paths = ["/a1", "/a2", "/b1", "/a3"];
+      const clients: MemoryClient[] = [];
+      for (const path of paths) {
+        const client = connect(server);
+        assert.equal((await client.upgrade({ path })).status, 101);
+        clients.push(client);
+      }
+      for (const [i, client] of clients.entries()) client.sendFrame(Op.Text, `m${i}`);
+      const answers = [];
+      for (const client of clients) answers.push(text((await client.readFrame()).payload));
+      assert.deepEqual(answers, ["A:m0", "A:m1", "B:m2", "A:m3"]);
+      for (const [i, client] of clients.entries()) {
+        assert.equal((await client.closeHandshake(4000 + i)).side, "closed");
+        await client.finish();
+      }
+      await within(allClosed.promise, WAIT_MS, "every onClose");
+      await settle();
+      assert.deepEqual(closes.sort(), ["/a1:4000", "/a2:4001", "/a3:4003", "/b1:4002"]);
+    } finally {
+      await within(server.stop(), WAIT_MS, "server.stop()");
+    }
+  });
+
   test("each and count span every server of the process; stopping one server leaves the other's connections open", async () => {
     const first = await harness();
     const second = await harness();
