@@ -70,10 +70,17 @@ let deliveringBuffer: ArrayBufferLike | null = null;
 const OPEN = 0;
 /** `end()` was called; queued bytes are still being written. */
 const ENDING = 1;
+/** `end(true)` was called (the peer sends nothing more); queued bytes are still being written. */
+const ENDING_PEER_FINISHED = 2;
 /** Everything is written and the FIN sent; lingering until the peer closes too. */
-const FINISHED = 2;
-const CLOSED = 3;
-type Phase = typeof OPEN | typeof ENDING | typeof FINISHED | typeof CLOSED;
+const FINISHED = 3;
+const CLOSED = 4;
+type Phase =
+  | typeof OPEN
+  | typeof ENDING
+  | typeof ENDING_PEER_FINISHED
+  | typeof FINISHED
+  | typeof CLOSED;
 
 class BunTransport implements Transport, Lingering {
   readonly #socket: BunSocket;
@@ -125,9 +132,9 @@ class BunTransport implements Transport, Lingering {
     return (this.#drain ??= new DrainTracker()).queued(rest.length);
   }
 
-  end(): void {
+  end(peerFinished = false): void {
     if (this.#phase !== OPEN) return;
-    this.#phase = ENDING;
+    this.#phase = peerFinished ? ENDING_PEER_FINISHED : ENDING;
     if (this.#queue === null) this.#finish();
   }
 
@@ -167,7 +174,7 @@ class BunTransport implements Transport, Lingering {
       this.#queue = null;
     }
     if (this.#phase !== OPEN) {
-      if (this.#phase === ENDING) this.#finish();
+      if (this.#phase === ENDING || this.#phase === ENDING_PEER_FINISHED) this.#finish();
       return;
     }
     if (this.#drain?.drainDue()) this.handler.onDrain();
@@ -188,10 +195,18 @@ class BunTransport implements Transport, Lingering {
     else this.handler.onEnd();
   }
 
-  /** Everything is written: half-close (FIN) and linger until the peer closes too, or the linger ends. */
+  /**
+   * Everything is written: half-close (FIN) and linger until the peer closes too, or the linger ends; or,
+   * when the peer sends nothing more, close both directions now.
+   */
   #finish(): void {
     const socket = this.#socket;
+    const peerFinished = this.#phase === ENDING_PEER_FINISHED;
     this.#phase = FINISHED;
+    if (peerFinished) {
+      socket.end();
+      return;
+    }
     // socket.end() (and shutdown(true)) close both directions at once: bytes the peer is still sending
     // would then meet a closed socket, and the reset could destroy the response it has not read yet
     // (RFC 9112 §9.6). shutdown(false) sends FIN and keeps reading (measured on Bun 1.4).

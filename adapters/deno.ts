@@ -69,6 +69,7 @@ class DenoTransport implements Transport, Lingering {
   #onWriteFailed: ((error: unknown) => void) | undefined;
   #ending = false;
   #writeClosed = false;
+  /** The peer sent FIN, or said it sends nothing more (`end(true)`). */
   #peerEnded = false;
   #closed = false;
   #resume: (() => void) | undefined;
@@ -110,9 +111,11 @@ class DenoTransport implements Transport, Lingering {
     return belowMark;
   }
 
-  end(): void {
+  end(peerFinished = false): void {
     if (this.#closed || this.#ending) return;
     this.#ending = true;
+    // As when the peer has sent its FIN: once the bytes are written the connection closes, unlingered.
+    if (peerFinished) this.#peerEnded = true;
     if (!this.#writing) this.#closeWrite();
   }
 
@@ -165,6 +168,9 @@ class DenoTransport implements Transport, Lingering {
           if (spareBusyBuffers.length < SPARE_BUSY_BUFFERS) spareBusyBuffers.push(buffer);
           buffer = small;
         }
+        // The peer sends nothing more (`end(true)`): a read left pending would have to be cancelled by the
+        // close, which costs Deno an error object and holds the socket open until the cancellation settles.
+        if (this.#peerEnded) break;
       }
       this.#peerEnded = true;
       if (this.#closed) return;

@@ -78,8 +78,14 @@ class NodeTransport implements Transport, Lingering {
     return this.#socket.writableLength;
   }
 
-  end(): void {
+  end(peerFinished = false): void {
     const socket = this.#socket;
+    // Everything written is with the kernel, which sends it before the FIN of a full close: no shutdown
+    // system call, no linger. Bytes still queued here go out through end() as usual.
+    if (peerFinished && socket.writableLength === 0) {
+      socket.destroy();
+      return;
+    }
     socket.end();
     // A peer that has already sent its FIN leaves nothing to linger for: the socket closes once ours is out.
     if (!socket.readableEnded && !socket.destroyed) lingering.add(this);

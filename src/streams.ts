@@ -67,9 +67,17 @@ class StreamTransport implements Transport, Lingering {
     return this.#drain.queued(size);
   }
 
-  end(): void {
+  end(peerFinished = false): void {
     if (this.#closed || this.#ending) return;
     this.#ending = true;
+    if (peerFinished) {
+      // Nothing more is coming: stop reading once the bytes are written.
+      this.#writer.close().then(() => {
+        this.#reader.cancel().catch(() => {});
+        this.#close();
+      }, this.#failed);
+      return;
+    }
     // Lingering close: keep reading (and dropping) until the peer closes too, so bytes it already sent do
     // not meet a closed socket, whose reset could destroy the response it has not read yet.
     this.#writer.close().then(() => {

@@ -23,8 +23,15 @@ export interface Transport {
    * (a stream that passes chunks on by reference), the core never rewrites a chunk it wrote.
    */
   readonly releasesWrittenChunks?: boolean;
-  /** Sends what is buffered, then closes. {@linkcode TransportHandler.onClose} follows. */
-  end(): void;
+  /**
+   * Sends what is buffered, then closes. {@linkcode TransportHandler.onClose} follows. By default the
+   * transport half-closes and keeps reading (and dropping) until the peer closes too or a linger time
+   * passes: bytes the peer has already sent would otherwise meet a closed socket, whose reset can destroy
+   * what the peer has not read yet. `peerFinished` says the peer has declared that it sends nothing more
+   * (a completed Websocket close handshake, RFC 6455 §5.5.1, which then requires closing the connection):
+   * the transport closes both directions once its bytes are written, without a half-close or a linger.
+   */
+  end(peerFinished?: boolean): void;
   /** Closes at once, dropping unsent bytes. {@linkcode TransportHandler.onClose} follows. */
   destroy(): void;
   /** Stops delivering {@linkcode TransportHandler.onData} until {@linkcode Transport.resume}. */

@@ -438,11 +438,13 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
     }
   }
 
-  onFinish(code: number, reason: string): void {
+  onFinish(code: number, reason: string, wasClean: boolean): void {
     setClose(this.ws, code, reason);
     this.#becomeClosed();
-    // RFC 6455 §7.1.1: the server closes the TCP connection first, after the close frame is written.
-    this.connection.endAfterFlush();
+    // RFC 6455 §7.1.1: the server closes the TCP connection first, after the close frame is written. After
+    // a close handshake the peer sends nothing more, so there is nothing to linger for; a failed connection
+    // (§7.1.7) may still be sending, and lingers.
+    this.connection.endAfterFlush(wasClean);
   }
 
   // ---- internals ----

@@ -3,8 +3,9 @@
  * `Deno.listen` can do for `bench/loadgen.c`. It reads with `conn.read` into a 512-byte buffer (one
  * pending read per idle connection), takes the `Sec-WebSocket-Key` out of the request (assuming the whole
  * head arrives in one read), answers `101` with `node:crypto`'s synchronous `hash` (as Wharf's Deno
- * adapter does), then answers a close frame with a close frame (1000) and `closeWrite`. `bench/ws.ts
- * --floors` measures it next to Wharf and `Deno.upgradeWebSocket`.
+ * adapter does), then answers a close frame with a close frame (1000) and closes the connection outright
+ * (no `closeWrite`: the peer sends nothing after its close frame, as Wharf's adapter reasons).
+ * `bench/ws.ts --floors` measures it next to Wharf and `Deno.upgradeWebSocket`.
  *
  * With `--relay` (the `broadcast` floor), a text frame of at most 125 bytes, assumed whole in one read, is
  * also unmasked and written as one server frame, with `conn.write`, to every open connection, the sender
@@ -65,7 +66,7 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
         }
         if ((buffer[0] & 0x0f) === 0x8) {
           await writeAll(conn, CLOSE);
-          await conn.closeWrite();
+          break;
         }
         continue;
       }

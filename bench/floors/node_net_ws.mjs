@@ -2,7 +2,9 @@
  * Floor for the WebSocket `handshake` and `idle` scenarios on Node: the least a server built on
  * `node:net` can do for `bench/loadgen.c`. It takes the `Sec-WebSocket-Key` out of the request (assuming
  * the whole head arrives in one chunk), answers `101` with `crypto.hash` (Node 20.12+), then reads and
- * answers a close frame with a close frame (1000) and its FIN; an idle connection costs one `net.Socket`
+ * answers a close frame with a close frame (1000) and closes the socket outright once the kernel has taken
+ * it (no half-close: the peer sends nothing after its close frame, as Wharf's adapter reasons); an idle
+ * connection costs one `net.Socket`
  * with a read callback. Like Wharf, it reads into the process-wide buffer of `adapters/_node_shared_read.ts`
  * (imported from the npm build) where Node allows it. `bench/ws.ts --floors` measures it next to Wharf and
  * `ws`.
@@ -67,7 +69,8 @@ const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => 
       }
       if ((chunk[0] & 0x0f) === 0x8) {
         socket.write(CLOSE);
-        socket.end();
+        if (socket.writableLength === 0) socket.destroy();
+        else socket.end();
       }
       return;
     }

@@ -106,6 +106,8 @@ const CONTINUE_SENT = 64;
 const PARSING = 128;
 /** Queued for a flush (`Flushable.flushQueued`). */
 const FLUSH_QUEUED = 256;
+/** With `END_AFTER_FLUSH`: the peer sends nothing more, so the transport closes without lingering. */
+const PEER_FINISHED = 512;
 
 /** The ends of the list behind {@linkcode HttpConnection.allOpen}. */
 let oldestOpen: HttpConnection | null = null;
@@ -327,8 +329,9 @@ export class HttpConnection
     }
     if (this.#drainWaiters !== null) this.#checkDrainWaiters();
     if (this.#is(END_AFTER_FLUSH)) {
-      this.#flags &= ~END_AFTER_FLUSH;
-      this.#transport.end();
+      const peerFinished = this.#is(PEER_FINISHED);
+      this.#flags &= ~(END_AFTER_FLUSH | PEER_FINISHED);
+      this.#transport.end(peerFinished);
     } else if (this.#mode === "upgraded") {
       this.#protocol!.afterFlush();
     }
@@ -501,9 +504,12 @@ export class HttpConnection
     }
   }
 
-  /** Closes the transport once everything queued so far is written. */
-  endAfterFlush(): void {
-    this.#flags |= END_AFTER_FLUSH;
+  /**
+   * Closes the transport once everything queued so far is written; `peerFinished` as for
+   * {@linkcode Transport.end}.
+   */
+  endAfterFlush(peerFinished = false): void {
+    this.#flags |= peerFinished ? END_AFTER_FLUSH | PEER_FINISHED : END_AFTER_FLUSH;
     markDirty(this);
   }
 

@@ -86,7 +86,10 @@ export class SyncTransport implements Transport {
     this.output += decoder.decode(chunk);
     return true;
   }
-  end(): void {
+  /** The `peerFinished` of each `end` call, in order. */
+  readonly ends: boolean[] = [];
+  end(peerFinished = false): void {
+    this.ends.push(peerFinished);
     this.#close();
   }
   destroy(): void {
