@@ -15,8 +15,12 @@ import { WebSocketProtocol } from "../../src/protocol/websocket.ts";
 import { asciiPayload } from "./_frames.ts";
 
 let written = 0;
-/** Stands in for a transport: the write it would make. */
-const transport = { write: sink };
+/**
+ * Stands in for a socket transport: the write it would make, and, like a socket whose kernel took
+ * everything, nothing left buffered and no reference kept, so full slabs are reused as in a server. (A sink
+ * without those two would keep every slab out of reuse, and the 4 KiB case would time fresh allocations.)
+ */
+const transport = { write: sink, releasesWrittenChunks: true, bufferedAmount: 0 };
 
 function sink(chunk: Uint8Array): void {
   written += chunk.length;
