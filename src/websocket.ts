@@ -295,17 +295,24 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
       }
       return -1;
     }
-    // A large payload goes out by reference: if it is the message being delivered, that buffer must not be
-    // recycled for the next message before the transport has written it.
-    if (
+    let sent: boolean;
+    if (eachDepth > 0) {
+      // Framed once, into a copy, for every target of the broadcast.
+      sent = this.protocol.sendEncoded(broadcastFrameFor(data, isText));
+    } else if (
       typeof data !== "string" && data.length > COPY_THRESHOLD_BYTES &&
       deliveringProtocol !== undefined
     ) {
-      deliveringProtocol.releaseIfShared(data, this);
+      // A large payload goes out by reference: if it is the message being delivered, that buffer must not
+      // be recycled for the next message before the transport has written it, and its header can go in
+      // front of it (one write instead of two).
+      const delivering = deliveringProtocol;
+      const frame = delivering.frameInPlace(data, isText ? Opcode.Text : Opcode.Binary);
+      delivering.releaseIfShared(data, this);
+      sent = frame !== null ? this.protocol.sendEncoded(frame) : this.protocol.send(data, isText);
+    } else {
+      sent = this.protocol.send(data, isText);
     }
-    const sent = eachDepth > 0
-      ? this.protocol.sendEncoded(broadcastFrameFor(data, isText))
-      : this.protocol.send(data, isText);
     if (!sent) return -1;
     this.#lastActivity = this.connection.coarseNow;
     markDirty(this.connection);

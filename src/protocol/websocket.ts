@@ -66,6 +66,28 @@ export type WebSocketState = "open" | "closing" | "closed";
  */
 const KEEP_MESSAGE_BUFFER_BYTES = 64 * 1024;
 
+/**
+ * Bytes kept free in front of every message buffer large enough to be sent by reference: when the
+ * application sends the message it was handed, the frame header goes there and header and payload leave in
+ * one transport write. Sockets on Bun and Deno have no writev, so a header of its own costs a system call
+ * per message. 16 (the largest server header is 10) keeps the payload 8-byte aligned.
+ */
+const HEADROOM_BYTES = 16;
+
+/**
+ * The header written into the room in front of the message being delivered, as `opcode + 16 * length`;
+ * 0 while the room is unused. Sending that message again with the same header reuses the room; a different
+ * header (other opcode or length) must not overwrite bytes a transport may still be writing.
+ */
+let headroomClaim = 0;
+
+/** A zero-filled message buffer of `size` bytes, with room in front when it may be sent by reference. */
+function newMessageBuffer(size: number): Uint8Array {
+  return size > COPY_THRESHOLD_BYTES
+    ? new Uint8Array(new ArrayBuffer(HEADROOM_BYTES + size), HEADROOM_BYTES, size)
+    : new Uint8Array(size);
+}
+
 /** A message written to more than one connection: its buffer is never known to be free again. */
 const MANY_BORROWERS: Borrower = { bufferedAmount: 1, transportOpen: false };
 /**
@@ -242,6 +264,33 @@ export class WebSocketProtocol {
   }
 
   /**
+   * The whole frame for sending `view` with `opcode`, its header written into the room kept in front of the
+   * message buffer, so header and payload go out as one chunk. Only while `view`'s message is being
+   * delivered, when `view` starts at the message's first byte (the bytes before any other view are
+   * message bytes), and when the room is unused or already holds this same header (the message sent
+   * twice); `null` otherwise: the caller queues a header of its own. Call
+   * {@linkcode WebSocketProtocol.releaseIfShared} too, since the frame references the message buffer.
+   */
+  frameInPlace(view: Uint8Array, opcode: Opcode): Uint8Array | null {
+    const lending = this.#lending;
+    if (
+      lending === null || view.buffer !== lending.buffer ||
+      view.byteOffset !== lending.byteOffset ||
+      lending.byteOffset !== HEADROOM_BYTES
+    ) {
+      return null;
+    }
+    const length = view.length;
+    const claim = opcode + 16 * length;
+    if (headroomClaim !== 0 && headroomClaim !== claim) return null;
+    headroomClaim = claim;
+    const headerSize = serverHeaderBytes(length);
+    const frame = new Uint8Array(view.buffer, HEADROOM_BYTES - headerSize, headerSize + length);
+    putServerHeader(frame, 0, opcode, length);
+    return frame;
+  }
+
+  /**
    * Parses the header at `chunk[pos]`, or stashes what there is of it.
    *
    * @returns Where the payload starts, or -1 when the chunk ended inside the header or the header failed
@@ -381,7 +430,7 @@ export class WebSocketProtocol {
       let grown: Uint8Array;
       try {
         grown = (size > KEEP_MESSAGE_BUFFER_BYTES ? takeMessageBuffer(size) : null) ??
-          new Uint8Array(size);
+          newMessageBuffer(size);
       } catch {
         // Only reachable with a limit above what the runtime can allocate (e.g. Infinity): the peer's
         // declared length must not crash the process.
@@ -414,10 +463,13 @@ export class WebSocketProtocol {
       return;
     }
     this.#lending = message;
+    const outerClaim = headroomClaim;
+    headroomClaim = 0;
     try {
       this.#handler.onMessage(message.subarray(0, length), isText);
     } finally {
       this.#lending = null;
+      headroomClaim = outerClaim;
     }
     const borrower = this.#borrower;
     this.#borrower = null;

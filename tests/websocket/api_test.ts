@@ -1541,6 +1541,52 @@ describe("recycled message buffers", () => {
     }
   });
 
+  test("an echo of the >16 KiB message being delivered is one write, its header in front of the payload", async () => {
+    const h = await harness();
+    try {
+      const { client, conn } = await h.open();
+      const writesBefore = client.writes.length;
+      client.send(fragmented(first));
+      const frame = await client.readFrame();
+      assert.ok(equalBytes(frame.payload, first), "echo corrupted");
+      const echoWrites = client.writes.slice(writesBefore);
+      assert.equal(echoWrites.length, 1, "header and payload went out as separate writes");
+      assert.equal(echoWrites[0].length, 4 + first.length);
+      await closeCleanly(client, conn);
+    } finally {
+      await h.stop();
+    }
+  });
+
+  test("the delivered message sent as text and as binary keeps both frames intact", async () => {
+    const ascii = new TextEncoder().encode("x".repeat(20_000));
+    const h = await harness({
+      settings: () => ({
+        onMessage: (ws, data) => {
+          Websocket.write(ws, data, false);
+          Websocket.write(ws, data, true);
+          Websocket.write(ws, data, false);
+        },
+      }),
+    });
+    try {
+      const { client, conn } = await h.open();
+      // Stalled, every frame stays queued by reference until all three are written.
+      client.stall();
+      client.send(fragmented(ascii));
+      await conn.message(0);
+      client.unstall();
+      for (const opcode of [Op.Binary, Op.Text, Op.Binary]) {
+        const frame = await client.readFrame();
+        assert.equal(frame.opcode, opcode);
+        assert.ok(equalBytes(frame.payload, ascii), "payload corrupted");
+      }
+      await closeCleanly(client, conn);
+    } finally {
+      await h.stop();
+    }
+  });
+
   test("a >16 KiB message written to another connection is not overwritten by the next message", async () => {
     const h = await harness({
       settings: (_request, conn) => ({
