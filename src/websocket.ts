@@ -242,7 +242,10 @@ export class WebsocketConnection {
   }
 }
 
-/** The machinery behind one {@linkcode WebsocketConnection}; the transport's events arrive here. */
+/**
+ * The machinery behind one {@linkcode WebsocketConnection}; the transport's events arrive here. Its helpers
+ * are TypeScript-private, not `#` methods, which would store a brand in every instance.
+ */
 class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   readonly connection: HttpConnection;
   readonly ws: WebsocketConnection;
@@ -348,7 +351,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
     this.#lastReceived = now;
     this.#lastActivity = now;
     if (this.timeoutMs > 0) this.connection.scheduleTimer(now + this.timeoutMs);
-    this.#call(this.#handlers.onOpen);
+    this.call(this.#handlers.onOpen);
   }
 
   onData(chunk: Uint8Array): void {
@@ -362,7 +365,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
     if ((this.#flags & WANTS_DRAIN) === 0) return;
     if (this.bufferedAmount <= backpressureLimit) {
       this.#flags &= ~WANTS_DRAIN;
-      this.#call(this.#handlers.onDrain);
+      this.call(this.#handlers.onDrain);
     } else {
       this.connection.transport.watchDrain();
     }
@@ -380,7 +383,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
 
   onClose(): void {
     this.protocol.transportClosed();
-    this.#closed();
+    this.reportTransportClosed();
   }
 
   onTimer(now: number): void {
@@ -421,7 +424,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
 
   shutdown(): void {
     if (this.protocol.state !== "open") return;
-    this.#call(this.#handlers.onShutdown);
+    this.call(this.#handlers.onShutdown);
     this.close(CloseCode.GoingAway, "Server shutting down");
   }
 
@@ -439,7 +442,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
     try {
       onMessage(this.ws, data, isText);
     } catch (error) {
-      this.#appError(error);
+      this.appError(error);
     } finally {
       deliveringProtocol = outer;
     }
@@ -447,7 +450,7 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
 
   onFinish(code: number, reason: string, wasClean: boolean): void {
     setClose(this.ws, code, reason);
-    this.#becomeClosed();
+    this.becomeClosed();
     // RFC 6455 §7.1.1: the server closes the TCP connection first, after the close frame is written. After
     // a close handshake the peer sends nothing more, so there is nothing to linger for; a failed connection
     // (§7.1.7) may still be sending, and lingers.
@@ -457,13 +460,13 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   // ---- internals ----
 
   /** The transport is gone: report it once. */
-  #closed(): void {
-    this.#becomeClosed();
+  private reportTransportClosed(): void {
+    this.becomeClosed();
     if (this.ws.closeCode === 0) setClose(this.ws, CloseCode.Abnormal, "");
     this.callOnClose();
   }
 
-  #becomeClosed(): void {
+  private becomeClosed(): void {
     if (this.readyState === "open" || this.readyState === "closing") openCount--;
     this.readyState = "closed";
   }
@@ -472,19 +475,19 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   callOnClose(): void {
     if ((this.#flags & CLOSE_REPORTED) !== 0) return;
     this.#flags |= CLOSE_REPORTED;
-    this.#call(this.#handlers.onClose);
+    this.call(this.#handlers.onClose);
   }
 
-  #call(callback: ((ws: WebsocketConnection) => void) | undefined): void {
+  private call(callback: ((ws: WebsocketConnection) => void) | undefined): void {
     if (callback === undefined) return;
     try {
       callback(this.ws);
     } catch (error) {
-      this.#appError(error);
+      this.appError(error);
     }
   }
 
-  #appError(error: unknown): void {
+  private appError(error: unknown): void {
     console.error("Wharf: Websocket callback failed:", error);
     if (this.protocol.state === "open") this.close(CloseCode.InternalError, "");
   }

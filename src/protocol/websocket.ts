@@ -75,6 +75,13 @@ const KEEP_MESSAGE_BUFFER_BYTES = 64 * 1024;
 const HEADROOM_BYTES = 16;
 
 /**
+ * The buffer of the message being delivered, `null` between deliveries. One delivery runs at a time (one
+ * nested in another saves and restores this state), so it lives here rather than in every connection.
+ */
+let lending: Uint8Array | null = null;
+/** Who the message being delivered was written to by reference: `null`, one borrower or `MANY_BORROWERS`. */
+let lentTo: Borrower | null = null;
+/**
  * The header written into the room in front of the message being delivered, as `opcode + 16 * length`;
  * 0 while the room is unused. Sending that message again with the same header reuses the room; a different
  * header (other opcode or length) must not overwrite bytes a transport may still be writing.
@@ -108,6 +115,9 @@ const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
  *
  * Exceptions thrown by the handler's callbacks propagate out of the call that made them; the rest of the
  * chunk being received is then dropped, so the layer above should treat them as fatal (close with 1011).
+ *
+ * Helpers are TypeScript-private, not `#` methods: a class with `#` methods stores a brand in every
+ * instance, a field per idle connection.
  */
 export class WebSocketProtocol {
   #out: OutputBuffer;
@@ -134,9 +144,6 @@ export class WebSocketProtocol {
   #message: Uint8Array | null = null;
   /** `maxMessageBytes()` as read at the last data frame header: how far a fragmented message may grow. */
   #limit = 0;
-  /** The message buffer while its message is being delivered, and who it was written to meanwhile. */
-  #lending: Uint8Array | null = null;
-  #borrower: Borrower | null = null;
   /** Allocated with the first fragmented text message; idle connections hold none. */
   #utf8: Utf8Validator | null = null;
   /** A control frame's payload split across chunks. */
@@ -166,19 +173,19 @@ export class WebSocketProtocol {
     let pos = 0;
     while (pos < end && this.#state !== "closed") {
       if (!this.#inFrame) {
-        const payloadStart = this.#receiveHeader(chunk, pos, end);
+        const payloadStart = this.receiveHeader(chunk, pos, end);
         if (payloadStart < 0) return;
         pos = payloadStart;
         const stop = pos + this.#frameLength;
         if (stop <= end) {
-          this.#receiveWholeFrame(chunk, pos, stop);
+          this.receiveWholeFrame(chunk, pos, stop);
           pos = stop;
           continue;
         }
         this.#inFrame = true;
       }
       const stop = Math.min(end, pos + this.#frameLength - this.#frameReceived);
-      this.#receivePartialFrame(chunk, pos, stop);
+      this.receivePartialFrame(chunk, pos, stop);
       pos = stop;
     }
   }
@@ -193,7 +200,7 @@ export class WebSocketProtocol {
   send(data: Uint8Array | string, isText: boolean): boolean {
     if (this.#state !== "open") return false;
     const opcode = isText ? Opcode.Text : Opcode.Binary;
-    if (typeof data === "string") this.#writeString(opcode, data);
+    if (typeof data === "string") this.writeString(opcode, data);
     else writeFrame(this.#out, opcode, data);
     return true;
   }
@@ -246,21 +253,20 @@ export class WebSocketProtocol {
   transportClosed(): void {
     if (this.#state === "closed") return;
     this.#state = "closed";
-    this.#finish(CloseCode.Abnormal, "", false);
+    this.finish(CloseCode.Abnormal, "", false);
   }
 
   /**
-   * Gives the message buffer away if `view` shares it, so the next message gets another one: `borrower`
+   * Gives the buffer of the message being delivered (one delivery runs at a time, and this is its
+   * protocol) away if `view` shares it, so the next message gets another one: `borrower`
    * may be writing it by reference. The layer above calls it, while a message is being delivered, when the
    * application queues that data to be sent. Once the delivery returns, a buffer lent to one borrower goes
    * to the message pool to be reused when that borrower has written it; one lent to several is dropped.
    * Views into a read chunk are not covered: the transport owns those.
    */
   releaseIfShared(view: Uint8Array, borrower: Borrower): void {
-    const lending = this.#lending;
     if (lending === null || view.buffer !== lending.buffer) return;
-    const earlier = this.#borrower;
-    this.#borrower = earlier === null || earlier === borrower ? borrower : MANY_BORROWERS;
+    lentTo = lentTo === null || lentTo === borrower ? borrower : MANY_BORROWERS;
   }
 
   /**
@@ -272,7 +278,6 @@ export class WebSocketProtocol {
    * {@linkcode WebSocketProtocol.releaseIfShared} too, since the frame references the message buffer.
    */
   frameInPlace(view: Uint8Array, opcode: Opcode): Uint8Array | null {
-    const lending = this.#lending;
     if (
       lending === null || view.buffer !== lending.buffer ||
       view.byteOffset !== lending.byteOffset ||
@@ -296,54 +301,54 @@ export class WebSocketProtocol {
    * @returns Where the payload starts, or -1 when the chunk ended inside the header or the header failed
    * the connection.
    */
-  #receiveHeader(chunk: Uint8Array, pos: number, end: number): number {
+  private receiveHeader(chunk: Uint8Array, pos: number, end: number): number {
     if (this.#headerHave === 0 && end - pos >= 2) {
       const next = pos + headerBytes(chunk[pos + 1]);
-      if (next <= end) return this.#parseHeader(chunk, pos) ? next : -1;
+      if (next <= end) return this.parseHeader(chunk, pos) ? next : -1;
     }
     const stash = this.#header ??= new Uint8Array(MAX_HEADER_BYTES);
     while (pos < end) {
       stash[this.#headerHave++] = chunk[pos++];
       if (this.#headerHave >= 2 && this.#headerHave === headerBytes(stash[1])) {
         this.#headerHave = 0;
-        return this.#parseHeader(stash, 0) ? pos : -1;
+        return this.parseHeader(stash, 0) ? pos : -1;
       }
     }
     return -1;
   }
 
   /** Checks a complete header (RFC 6455 §5.2–§5.5) and starts its frame; `false` when it failed. */
-  #parseHeader(bytes: Uint8Array, at: number): boolean {
+  private parseHeader(bytes: Uint8Array, at: number): boolean {
     const first = bytes[at];
     const second = bytes[at + 1];
     const opcode = first & OPCODE_BITS;
     const fin = (first & FIN_BIT) !== 0;
     // No extension is negotiated, so RSV1-3 must be 0 (§5.2).
     if ((first & RSV_BITS) !== 0) {
-      return this.#fail(CloseCode.ProtocolError, "Reserved bits are set");
+      return this.fail(CloseCode.ProtocolError, "Reserved bits are set");
     }
-    if (isReservedOpcode(opcode)) return this.#fail(CloseCode.ProtocolError, "Reserved opcode");
+    if (isReservedOpcode(opcode)) return this.fail(CloseCode.ProtocolError, "Reserved opcode");
     // §5.1: a server must close the connection when it receives an unmasked frame.
     if ((second & MASK_BIT) === 0) {
-      return this.#fail(CloseCode.ProtocolError, "Client frame is not masked");
+      return this.fail(CloseCode.ProtocolError, "Client frame is not masked");
     }
     const length = readPayloadLength(bytes, at);
     if (length < 0) {
-      return this.#fail(CloseCode.ProtocolError, "Payload length has its top bit set");
+      return this.fail(CloseCode.ProtocolError, "Payload length has its top bit set");
     }
     if (isControlOpcode(opcode)) {
-      if (!fin) return this.#fail(CloseCode.ProtocolError, "Control frame is fragmented");
+      if (!fin) return this.fail(CloseCode.ProtocolError, "Control frame is fragmented");
       if (length > MAX_CONTROL_PAYLOAD_BYTES) {
-        return this.#fail(CloseCode.ProtocolError, "Control frame is longer than 125 bytes");
+        return this.fail(CloseCode.ProtocolError, "Control frame is longer than 125 bytes");
       }
     } else {
       // §5.4: fragments of one message are contiguous, and only the first one has a data opcode.
       if (opcode === Opcode.Continuation) {
         if (this.#messageOpcode === 0) {
-          return this.#fail(CloseCode.ProtocolError, "Continuation frame without a message");
+          return this.fail(CloseCode.ProtocolError, "Continuation frame without a message");
         }
       } else if (this.#messageOpcode !== 0) {
-        return this.#fail(CloseCode.ProtocolError, "New message inside a fragmented message");
+        return this.fail(CloseCode.ProtocolError, "New message inside a fragmented message");
       } else {
         this.#messageOpcode = opcode;
         if (opcode === Opcode.Text) this.#utf8?.reset();
@@ -351,7 +356,7 @@ export class WebSocketProtocol {
       // Checked before any of the payload is buffered, against the whole message so far.
       const limit = this.#handler.maxMessageBytes();
       if (this.#messageLength + length > limit) {
-        return this.#fail(CloseCode.MessageTooBig, TOO_BIG);
+        return this.fail(CloseCode.MessageTooBig, TOO_BIG);
       }
       this.#limit = limit;
     }
@@ -363,30 +368,30 @@ export class WebSocketProtocol {
   }
 
   /** A frame whose payload `chunk[start..stop)` arrived whole. */
-  #receiveWholeFrame(chunk: Uint8Array, start: number, stop: number): void {
+  private receiveWholeFrame(chunk: Uint8Array, start: number, stop: number): void {
     unmask(chunk, start, stop, this.#key);
     const first = this.#first;
     const opcode = first & OPCODE_BITS;
     const fin = (first & FIN_BIT) !== 0;
     if (isControlOpcode(opcode)) {
-      this.#receiveControl(chunk.subarray(start, stop));
+      this.receiveControl(chunk.subarray(start, stop));
     } else if (fin && opcode !== Opcode.Continuation) {
       // An unfragmented message inside one chunk: delivered as a view, never copied.
       const data = chunk.subarray(start, stop);
       const isText = opcode === Opcode.Text;
       if (isText && !isValidUtf8(data)) {
-        this.#fail(CloseCode.InvalidPayload, INVALID_TEXT);
+        this.fail(CloseCode.InvalidPayload, INVALID_TEXT);
         return;
       }
       this.#messageOpcode = 0;
       this.#handler.onMessage(data, isText);
-    } else if (this.#bufferData(chunk, start, stop, stop - start) && fin) {
-      this.#finishMessage();
+    } else if (this.bufferData(chunk, start, stop, stop - start) && fin) {
+      this.finishMessage();
     }
   }
 
   /** The part `chunk[start..stop)` of a frame's payload that did not arrive in one chunk. */
-  #receivePartialFrame(chunk: Uint8Array, start: number, stop: number): void {
+  private receivePartialFrame(chunk: Uint8Array, start: number, stop: number): void {
     const received = this.#frameReceived;
     unmask(chunk, start, stop, this.#key, received);
     this.#frameReceived = received + (stop - start);
@@ -396,12 +401,12 @@ export class WebSocketProtocol {
     if (isControlOpcode(first & OPCODE_BITS)) {
       const control = this.#control ??= new Uint8Array(MAX_CONTROL_PAYLOAD_BYTES);
       control.set(chunk.subarray(start, stop), received);
-      if (done) this.#receiveControl(control.subarray(0, this.#frameLength));
+      if (done) this.receiveControl(control.subarray(0, this.#frameLength));
     } else if (
-      this.#bufferData(chunk, start, stop, this.#frameLength - received) && done &&
+      this.bufferData(chunk, start, stop, this.#frameLength - received) && done &&
       (first & FIN_BIT) !== 0
     ) {
-      this.#finishMessage();
+      this.finishMessage();
     }
   }
 
@@ -409,13 +414,13 @@ export class WebSocketProtocol {
    * Validates (text) and appends unmasked message bytes to the message buffer, making room for the rest of
    * the frame (`frameLeft` bytes, these included). `false` when the bytes failed the connection.
    */
-  #bufferData(chunk: Uint8Array, start: number, stop: number, frameLeft: number): boolean {
+  private bufferData(chunk: Uint8Array, start: number, stop: number, frameLeft: number): boolean {
     // §8.1: fail as soon as the bytes cannot be valid UTF-8, not when the message is complete.
     if (
       this.#messageOpcode === Opcode.Text &&
       !(this.#utf8 ??= new Utf8Validator()).feed(chunk, start, stop)
     ) {
-      return this.#fail(CloseCode.InvalidPayload, INVALID_TEXT);
+      return this.fail(CloseCode.InvalidPayload, INVALID_TEXT);
     }
     if (stop === start) return true;
     const at = this.#messageLength;
@@ -434,7 +439,7 @@ export class WebSocketProtocol {
       } catch {
         // Only reachable with a limit above what the runtime can allocate (e.g. Infinity): the peer's
         // declared length must not crash the process.
-        return this.#fail(CloseCode.MessageTooBig, TOO_BIG);
+        return this.fail(CloseCode.MessageTooBig, TOO_BIG);
       }
       if (message !== null) {
         if (at > 0) grown.set(message.subarray(0, at));
@@ -448,10 +453,10 @@ export class WebSocketProtocol {
   }
 
   /** The final fragment is in: delivers the buffered message. */
-  #finishMessage(): void {
+  private finishMessage(): void {
     const isText = this.#messageOpcode === Opcode.Text;
     if (isText && this.#utf8 !== null && !this.#utf8.complete) {
-      this.#fail(CloseCode.InvalidPayload, INVALID_TEXT);
+      this.fail(CloseCode.InvalidPayload, INVALID_TEXT);
       return;
     }
     const length = this.#messageLength;
@@ -462,17 +467,21 @@ export class WebSocketProtocol {
       this.#handler.onMessage(EMPTY, isText);
       return;
     }
-    this.#lending = message;
+    const outerLending = lending;
+    const outerLentTo = lentTo;
     const outerClaim = headroomClaim;
+    lending = message;
+    lentTo = null;
     headroomClaim = 0;
+    let borrower: Borrower | null;
     try {
       this.#handler.onMessage(message.subarray(0, length), isText);
     } finally {
-      this.#lending = null;
+      borrower = lentTo;
+      lending = outerLending;
+      lentTo = outerLentTo;
       headroomClaim = outerClaim;
     }
-    const borrower = this.#borrower;
-    this.#borrower = null;
     // Past 64 KiB the buffer goes back to the pool, so an idle connection keeps none; a lent one goes
     // whatever its size, since this connection may not reuse it.
     if (borrower !== null || message.length > KEEP_MESSAGE_BUFFER_BYTES) {
@@ -484,7 +493,7 @@ export class WebSocketProtocol {
   }
 
   /** A whole, unmasked control frame payload (§5.5), handled at once even between fragments. */
-  #receiveControl(payload: Uint8Array): void {
+  private receiveControl(payload: Uint8Array): void {
     switch (this.#first & OPCODE_BITS) {
       case Opcode.Ping:
         // §5.5.3: answer with the same payload. Once our close frame is queued nothing may follow it.
@@ -495,29 +504,29 @@ export class WebSocketProtocol {
         this.#handler.onPong?.(payload);
         return;
       default:
-        this.#receiveClose(payload);
+        this.receiveClose(payload);
     }
   }
 
   /** §5.5.1, §7.1.5: a close frame's payload is empty, or a code and a UTF-8 reason. */
-  #receiveClose(payload: Uint8Array): void {
+  private receiveClose(payload: Uint8Array): void {
     let code: number = CloseCode.NoStatus;
     let reason = "";
     if (payload.length === 1) {
-      this.#fail(CloseCode.ProtocolError, "Close frame payload is 1 byte");
+      this.fail(CloseCode.ProtocolError, "Close frame payload is 1 byte");
       return;
     }
     if (payload.length >= 2) {
       code = (payload[0] << 8) | payload[1];
       if (!isValidReceivedCloseCode(code)) {
-        this.#fail(CloseCode.ProtocolError, "Invalid close code");
+        this.fail(CloseCode.ProtocolError, "Invalid close code");
         return;
       }
       // Most close frames carry a code alone: no view, check or decode for an empty reason.
       if (payload.length > 2) {
         const reasonBytes = payload.subarray(2);
         if (!isValidUtf8(reasonBytes)) {
-          this.#fail(CloseCode.InvalidPayload, "Close reason is not valid UTF-8");
+          this.fail(CloseCode.InvalidPayload, "Close reason is not valid UTF-8");
           return;
         }
         reason = decoder.decode(reasonBytes);
@@ -534,11 +543,11 @@ export class WebSocketProtocol {
     // Either the echo is queued or the peer answered our close: the handshake is complete (§7.1.4), and
     // anything the peer sends after its close frame is ignored.
     this.#state = "closed";
-    this.#finish(code, reason, true);
+    this.finish(code, reason, true);
   }
 
   /** Encodes `text` straight into the output slab behind its header when it is small enough. */
-  #writeString(opcode: Opcode, text: string): void {
+  private writeString(opcode: Opcode, text: string): void {
     const units = text.length;
     if (units > MAX_SLAB_TEXT_UNITS) {
       writeFrame(this.#out, opcode, encoder.encode(text));
@@ -560,16 +569,16 @@ export class WebSocketProtocol {
   }
 
   /** Fails the connection (§7.1.7): queues a close frame unless one was sent, then finishes. Returns `false`. */
-  #fail(code: number, reason: string): false {
+  private fail(code: number, reason: string): false {
     if (this.#state === "closed") return false;
     const wasOpen = this.#state === "open";
     this.#state = "closed";
     if (wasOpen) writeFrame(this.#out, Opcode.Close, encodeClosePayload(code, reason));
-    this.#finish(code, reason, false);
+    this.finish(code, reason, false);
     return false;
   }
 
-  #finish(code: number, reason: string, wasClean: boolean): void {
+  private finish(code: number, reason: string, wasClean: boolean): void {
     // Nothing more will be received: hold no buffers for a connection that is going away.
     this.#message = null;
     this.#control = null;
