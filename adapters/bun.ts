@@ -90,9 +90,6 @@ class BunTransport implements Transport, Lingering {
   /** Bytes the kernel did not take yet; `null` while there are none, as on most connections most of the time. */
   #queue: Uint8Array[] | null = null;
   #phase: Phase = OPEN;
-  lingerUntil = 0;
-  lingerPrev: Lingering | null = null;
-  lingerNext: Lingering | null = null;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;

@@ -74,9 +74,6 @@ class DenoTransport implements Transport, Lingering {
   #closed = false;
   #resume: (() => void) | undefined;
   #paused = false;
-  lingerUntil = 0;
-  lingerPrev: Lingering | null = null;
-  lingerNext: Lingering | null = null;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;

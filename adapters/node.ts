@@ -30,16 +30,18 @@ const LINGER_MS = 2000;
 const lingering = new LingerList(LINGER_MS);
 const EMPTY = new Uint8Array(0);
 
+// A transport's state bits, in one number (`#flags`): every field is paid by every connection, idle ones
+// included, for its whole life.
+/** An empty write is pending whose callback reports the drain (`watchDrain`). */
+const WATCHING_DRAIN = 1;
+/** The socket has the `drain` listener (added once the socket first refuses a write). */
+const DRAIN_LISTENER = 2;
+
 class NodeTransport implements Transport, Lingering {
   readonly #socket: net.Socket;
   handler!: TransportHandler;
-  /** The socket's error, reported with `onClose`. */
-  failure: unknown;
-  #watchingDrain = false;
-  #drainListener = false;
-  lingerUntil = 0;
-  lingerPrev: Lingering | null = null;
-  lingerNext: Lingering | null = null;
+  /** The bits above. */
+  #flags = 0;
 
   constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -67,8 +69,8 @@ class NodeTransport implements Transport, Lingering {
     if (isSharedReadBuffer(chunk.buffer)) chunk = chunk.slice();
     if (socket.write(chunk)) return true;
     // Most connections never fill the socket's buffer: listen for drain only once one has.
-    if (!this.#drainListener) {
-      this.#drainListener = true;
+    if ((this.#flags & DRAIN_LISTENER) === 0) {
+      this.#flags |= DRAIN_LISTENER;
       socket.on("drain", onDrain);
     }
     return false;
@@ -104,11 +106,11 @@ class NodeTransport implements Transport, Lingering {
   }
 
   watchDrain(): void {
-    if (this.#socket.writableLength === 0 || this.#watchingDrain) return;
-    this.#watchingDrain = true;
+    if (this.#socket.writableLength === 0 || (this.#flags & WATCHING_DRAIN) !== 0) return;
+    this.#flags |= WATCHING_DRAIN;
     // An empty write completes after every earlier one: its callback is the moment the buffer emptied.
     this.#socket.write(EMPTY, () => {
-      this.#watchingDrain = false;
+      this.#flags &= ~WATCHING_DRAIN;
       if (!this.#socket.destroyed) this.handler.onDrain();
     });
   }
@@ -120,7 +122,12 @@ class NodeTransport implements Transport, Lingering {
 
 /** Where each socket keeps its transport, so one set of listener functions serves every socket. */
 const TRANSPORT = Symbol("wharf.transport");
-type BoundSocket = net.Socket & { [TRANSPORT]: NodeTransport };
+/**
+ * Where a socket that failed keeps its error until `close` reports it: on the socket, which gets the
+ * property only when it fails, rather than in a field of every transport.
+ */
+const FAILURE = Symbol("wharf.failure");
+type BoundSocket = net.Socket & { [TRANSPORT]: NodeTransport; [FAILURE]?: unknown };
 
 function onData(this: BoundSocket, chunk: Uint8Array): void {
   this[TRANSPORT].handler.onData(chunk);
@@ -142,12 +149,12 @@ function onEnd(this: BoundSocket): void {
 }
 // Reported through onClose; without an error listener Node would throw it.
 function onError(this: BoundSocket, error: Error): void {
-  this[TRANSPORT].failure = error;
+  this[FAILURE] = error;
 }
 function onClose(this: BoundSocket): void {
   const transport = this[TRANSPORT];
   lingering.delete(transport);
-  transport.handler.onClose(transport.failure);
+  transport.handler.onClose(this[FAILURE]);
 }
 
 function bind(socket: net.Socket, transport: NodeTransport, sharedRead: boolean): void {

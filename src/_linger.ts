@@ -12,23 +12,21 @@
 
 /** A transport that can linger. */
 export interface Lingering {
-  /** When its linger ends, in `Date.now()` milliseconds; owned by the list. */
-  lingerUntil: number;
-  /** Its neighbours in the list; owned by the list (`null` at the ends, and when not lingering). */
-  lingerPrev: Lingering | null;
-  lingerNext: Lingering | null;
   /** The linger is over and the peer has not closed: close at once. */
   lingerExpired(): void;
 }
 
 /**
- * Transports lingering after their FIN, in the order they started: a list threaded through them, so adding
- * and removing allocate nothing. Every member waits the same time, so that order is also the order of their
- * deadlines and only the oldest needs a timer.
+ * Transports lingering after their FIN, in the order they started. Every member waits the same time, so that
+ * order is also the order of their deadlines and only the oldest needs a timer.
+ *
+ * The members and their deadlines live in a `Map` (which keeps insertion order) rather than in fields of the
+ * transports: fields would be paid by every connection for its whole life, idle Websockets included, to serve
+ * the few seconds of its close; a `Map` costs a hash lookup when a connection starts or ends its linger.
  */
 export class LingerList {
-  #oldest: Lingering | null = null;
-  #newest: Lingering | null = null;
+  /** Each lingering member with the `Date.now()` at which its linger ends, oldest first. */
+  readonly #deadlines = new Map<Lingering, number>();
   readonly #lingerMs: number;
   readonly #unref: (timer: unknown) => void;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -48,26 +46,16 @@ export class LingerList {
    * member already lingering starts over.
    */
   add(member: Lingering): void {
-    this.delete(member);
-    member.lingerUntil = Date.now() + this.#lingerMs;
-    const newest = this.#newest;
-    member.lingerPrev = newest;
-    if (newest === null) this.#oldest = member;
-    else newest.lingerNext = member;
-    this.#newest = member;
+    const deadlines = this.#deadlines;
+    // Deleted first so that a restarted member moves to the end of the order.
+    deadlines.delete(member);
+    deadlines.set(member, Date.now() + this.#lingerMs);
     if (this.#timer === undefined) this.#arm(this.#lingerMs);
   }
 
   /** Ends `member`'s linger (its peer closed); a member not in the list is ignored. */
   delete(member: Lingering): void {
-    const { lingerPrev: prev, lingerNext: next } = member;
-    if (prev === null && this.#oldest !== member) return;
-    if (prev === null) this.#oldest = next;
-    else prev.lingerNext = next;
-    if (next === null) this.#newest = prev;
-    else next.lingerPrev = prev;
-    member.lingerPrev = null;
-    member.lingerNext = null;
+    this.#deadlines.delete(member);
   }
 
   #arm(delayMs: number): void {
@@ -78,12 +66,15 @@ export class LingerList {
   readonly #sweep = (): void => {
     this.#timer = undefined;
     const now = Date.now();
-    for (let member = this.#oldest; member !== null; member = this.#oldest) {
-      if (member.lingerUntil > now) {
-        this.#arm(member.lingerUntil - now);
+    const deadlines = this.#deadlines;
+    // A `Map` iterator also visits members added meanwhile (from `lingerExpired`), and tolerates deletions.
+    for (const [member, until] of deadlines) {
+      if (until > now) {
+        // A member added by `lingerExpired` may have armed the timer already.
+        if (this.#timer === undefined) this.#arm(until - now);
         return;
       }
-      this.delete(member);
+      deadlines.delete(member);
       member.lingerExpired();
     }
   };

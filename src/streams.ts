@@ -38,9 +38,6 @@ class StreamTransport implements Transport, Lingering {
   #closed = false;
   #ending = false;
   #peerEnded = false;
-  lingerUntil = 0;
-  lingerPrev: Lingering | null = null;
-  lingerNext: Lingering | null = null;
   readonly #written: () => void;
   readonly #failed: (error: unknown) => void;
 

@@ -17,9 +17,6 @@ function member(name: string, log: Member[], onExpired?: () => void): Member {
     name,
     addedAt: Date.now(),
     expiredAt: -1,
-    lingerUntil: 0,
-    lingerPrev: null,
-    lingerNext: null,
     lingerExpired() {
       this.expiredAt = Date.now();
       log.push(this);
