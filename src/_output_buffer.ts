@@ -68,7 +68,13 @@ function nextSlab(full: Slab, n: number): Slab {
     { bytes: new Uint8Array(Math.max(SLAB_BYTES, n)), holders: 0, retired: false };
 }
 
-/** A connection's pending output. */
+/**
+ * A connection's pending output.
+ *
+ * Every connection has one for its whole life, so its fields are few: its helpers are TypeScript-`private`
+ * rather than `#` methods (a class with `#` methods stores its brand in every instance), and the open
+ * segment's slab is `#held` (see `#segmentStart`).
+ */
 export class OutputBuffer {
   /**
    * The first sealed chunk waiting for {@linkcode OutputBuffer.drainTo}, and the ones after it. Usually a
@@ -76,16 +82,19 @@ export class OutputBuffer {
    */
   #first: Uint8Array | null = null;
   #rest: Uint8Array[] | null = null;
-  /** The slab the open segment lives in, or `null` when there is no open segment. */
-  #segmentSlab: Slab | null = null;
-  /** The slab this connection may still be writing bytes of (see the module's comment). */
+  /**
+   * The slab this connection may still be writing bytes of (see the module's comment). The open segment, if
+   * any, lives in it: a segment opens in the slab the connection holds, which it keeps until the segment is
+   * sealed.
+   */
   #held: Slab | null = null;
   /**
    * Older slabs still held when the connection moved on to a newer one, because its sink had bytes left
    * (a busy socket); let go of together with `#held`. `null` on most connections.
    */
   #heldBefore: Slab[] | null = null;
-  #segmentStart = 0;
+  /** Where the open segment starts in `#held`, or -1 when there is no open segment. */
+  #segmentStart = -1;
   #segmentEnd = 0;
   #pending = 0;
 
@@ -97,12 +106,12 @@ export class OutputBuffer {
   reserve(n: number): Uint8Array {
     // Extend the open segment only while nobody else has taken slab bytes after it.
     if (
-      this.#segmentSlab === slab && this.#segmentEnd === slabUsed &&
+      this.#held === slab && this.#segmentEnd === slabUsed && this.#segmentStart >= 0 &&
       slabUsed + n <= slab.bytes.length
     ) {
       return slab.bytes;
     }
-    this.#seal();
+    this.seal();
     if (slabUsed + n > slab.bytes.length) {
       slab = nextSlab(slab, n);
       slabUsed = 0;
@@ -113,7 +122,6 @@ export class OutputBuffer {
       this.#held = slab;
       slab.holders++;
     }
-    this.#segmentSlab = slab;
     this.#segmentStart = slabUsed;
     this.#segmentEnd = slabUsed;
     return slab.bytes;
@@ -147,8 +155,8 @@ export class OutputBuffer {
   /** Appends `bytes` by reference: the caller must not modify them until the transport has written them. */
   push(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    this.#seal();
-    this.#add(bytes);
+    this.seal();
+    this.add(bytes);
     this.#pending += bytes.length;
   }
 
@@ -168,7 +176,7 @@ export class OutputBuffer {
    * connection holds when the sink then has nothing buffered and releases what it wrote.
    */
   drainTo(sink: OutputSink): void {
-    this.#seal();
+    this.seal();
     const first = this.#first;
     if (first !== null) {
       const rest = this.#rest;
@@ -196,7 +204,7 @@ export class OutputBuffer {
     const held = this.#held;
     // Bytes copied during the writes (a sink calling back into the core) are not written yet.
     if (
-      held !== null && this.#pending === 0 && this.#segmentSlab === null &&
+      held !== null && this.#pending === 0 && this.#segmentStart < 0 &&
       sink.releasesWrittenChunks === true && sink.bufferedAmount === 0
     ) {
       this.#held = null;
@@ -211,7 +219,7 @@ export class OutputBuffer {
 
   /** Drops everything pending (the connection is gone). A hold not let go stays counted. */
   clear(): void {
-    this.#seal();
+    this.seal();
     this.#first = null;
     this.#rest = null;
     this.#pending = 0;
@@ -219,16 +227,14 @@ export class OutputBuffer {
     this.#heldBefore = null;
   }
 
-  #seal(): void {
-    const segmentSlab = this.#segmentSlab;
-    if (segmentSlab === null) return;
-    this.#segmentSlab = null;
-    if (this.#segmentEnd > this.#segmentStart) {
-      this.#add(segmentSlab.bytes.subarray(this.#segmentStart, this.#segmentEnd));
-    }
+  private seal(): void {
+    const start = this.#segmentStart;
+    if (start < 0) return;
+    this.#segmentStart = -1;
+    if (this.#segmentEnd > start) this.add(this.#held!.bytes.subarray(start, this.#segmentEnd));
   }
 
-  #add(chunk: Uint8Array): void {
+  private add(chunk: Uint8Array): void {
     if (this.#first === null) this.#first = chunk;
     else if (this.#rest === null) this.#rest = [chunk];
     else this.#rest.push(chunk);
