@@ -82,17 +82,15 @@ export interface UpgradedProtocol {
   shutdown(): void;
 }
 
-type Mode = "http" | "upgraded" | "closing" | "closed";
-
 let nextUuid = 1;
 
 // A connection's state bits, in one number (`#flags`): a boolean field each would make every connection, idle
 // Websockets included, one slot larger per flag.
-/** A request is being handled: input that arrives meanwhile waits in `#pending`. */
+/** A request is being handled: input that arrives meanwhile waits in `HttpState.pending`. */
 const BUSY = 1;
 /** The current request was claimed for an upgrade. */
 const UPGRADING = 2;
-/** `#pump` is running. */
+/** `pump` is running. */
 const PUMPING = 4;
 /** The transport was paused because too much input waits. */
 const PAUSED = 8;
@@ -102,12 +100,44 @@ const PEER_ENDED = 16;
 const END_AFTER_FLUSH = 32;
 /** `100 Continue` was sent for the current request. */
 const CONTINUE_SENT = 64;
-/** `#parse` is running: the parser must not go back to the server's pool before it returns. */
+/** `parse` is running: the parser must not go back to the server's pool before it returns. */
 const PARSING = 128;
 /** Queued for a flush (`Flushable.flushQueued`). */
 const FLUSH_QUEUED = 256;
 /** With `END_AFTER_FLUSH`: the peer sends nothing more, so the transport closes without lingering. */
 const PEER_FINISHED = 512;
+// The connection's mode, two bits of `#flags` (from HTTP it goes to upgraded or closing, and then closed).
+const MODE = 3 << 10;
+/** Parsing requests and answering them. */
+const HTTP = 0;
+/** Switched to `#protocol`, which gets the transport's events. */
+const UPGRADED = 1 << 10;
+/** The last response is queued; the transport ends once it is written. */
+const CLOSING = 2 << 10;
+/** The transport closed. */
+const CLOSED = 3 << 10;
+
+/**
+ * What a connection needs only while it speaks HTTP: an upgraded connection lets go of it, so that an idle
+ * Websocket does not carry six fields (and the box of a `double`) it will never use again.
+ */
+class HttpState {
+  /** Given back after an upgrade or the close: a Websocket never parses HTTP again. */
+  parser: RequestParser | null;
+  request: HttpRequest | undefined = undefined;
+  response: HttpResponse | undefined = undefined;
+  /** Input that arrived while a request was handled, not parsed yet. */
+  pending: Uint8Array | null = null;
+  /** The coarse clock at the last input or response, for the idle and body timeouts. */
+  lastActivity: number;
+  /** Streaming bodies waiting for room; `null` while none waits (most connections never have one). */
+  drainWaiters: (() => void)[] | null = null;
+
+  constructor(parser: RequestParser | null, now: number) {
+    this.parser = parser;
+    this.lastActivity = now;
+  }
+}
 
 /** The ends of the list behind {@linkcode HttpConnection.allOpen}. */
 let oldestOpen: HttpConnection | null = null;
@@ -115,7 +145,12 @@ let newestOpen: HttpConnection | null = null;
 
 const SWITCHING_PROTOCOLS = latin1Bytes("HTTP/1.1 101 Switching Protocols\r\n");
 
-/** An HTTP connection; created by the server for each accepted transport. */
+/**
+ * An HTTP connection; created by the server for each accepted transport.
+ *
+ * Its helpers are TypeScript-`private` rather than `#` methods: a class with `#` methods stores its brand in
+ * every instance, one more field on every connection.
+ */
 export class HttpConnection
   implements TransportHandler, ResponseChannel, RequestOwner, Flushable, WheelItem {
   /** Process-wide unique id (the seed's connection UUID). */
@@ -127,18 +162,14 @@ export class HttpConnection
   wheelNext: WheelItem | null = null;
   readonly #host: ConnectionHost;
   readonly #transport: Transport;
-  /** Given back after an upgrade or the close: a Websocket never parses HTTP again. */
-  #parser: RequestParser | null;
-  /** The state bits below (`BUSY`, `UPGRADING`, ...). */
-  #flags = 0;
-  #mode: Mode = "http";
+  /** The state bits above (`BUSY`, `UPGRADING`, ..., and the `MODE`). */
+  #flags = HTTP;
   #protocol: UpgradedProtocol | undefined;
-  #request: HttpRequest | undefined;
-  #response: HttpResponse | undefined;
-  #pending: Uint8Array | null = null;
-  #lastActivity: number;
-  /** Streaming bodies waiting for room; `null` while none waits (most connections never have one). */
-  #drainWaiters: (() => void)[] | null = null;
+  /**
+   * The HTTP side of the connection; `null` once upgraded, unless a streaming body of an earlier response
+   * still waits for room (or starts to wait) then, when only its `drainWaiters` are used.
+   */
+  #http: HttpState | null;
   /** Neighbours in the process-wide list of open connections (see {@linkcode HttpConnection.allOpen}). */
   #older: HttpConnection | null = null;
   #newer: HttpConnection | null = null;
@@ -147,9 +178,9 @@ export class HttpConnection
   constructor(host: ConnectionHost, transport: Transport) {
     this.#host = host;
     this.#transport = transport;
-    this.#parser = host.takeParser();
-    this.#lastActivity = host.coarseNow;
-    if (host.idleTimeoutMs > 0) host.schedule(this, this.#lastActivity + host.idleTimeoutMs);
+    const now = host.coarseNow;
+    this.#http = new HttpState(host.takeParser(), now);
+    if (host.idleTimeoutMs > 0) host.schedule(this, now + host.idleTimeoutMs);
     this.#older = newestOpen;
     if (newestOpen === null) oldestOpen = this;
     else newestOpen.#newer = this;
@@ -169,7 +200,7 @@ export class HttpConnection
     return all;
   }
 
-  #unlink(): void {
+  private unlink(): void {
     const older = this.#older;
     const newer = this.#newer;
     if (older === null) oldestOpen = newer;
@@ -179,7 +210,22 @@ export class HttpConnection
     this.#older = this.#newer = null;
   }
 
-  #is(flag: number): boolean {
+  /** Whether a streaming body waits for room. */
+  private get waiting(): boolean {
+    const http = this.#http;
+    return http !== null && http.drainWaiters !== null;
+  }
+
+  /** One of `HTTP`, `UPGRADED`, `CLOSING`, `CLOSED`. */
+  private get mode(): number {
+    return this.#flags & MODE;
+  }
+
+  private setMode(mode: number): void {
+    this.#flags = (this.#flags & ~MODE) | mode;
+  }
+
+  private is(flag: number): boolean {
     return (this.#flags & flag) !== 0;
   }
 
@@ -199,7 +245,7 @@ export class HttpConnection
 
   /** The protocol this connection switched to, while it is switched; `undefined` before and once closed. */
   get upgradedProtocol(): UpgradedProtocol | undefined {
-    return this.#mode === "upgraded" ? this.#protocol : undefined;
+    return this.mode === UPGRADED ? this.#protocol : undefined;
   }
 
   /** The server handle. */
@@ -219,7 +265,7 @@ export class HttpConnection
 
   /** `true` once the transport is closed. */
   get closed(): boolean {
-    return this.#mode === "closed";
+    return this.mode === CLOSED;
   }
 
   /** The server's coarse clock, in milliseconds (good to about a second). */
@@ -247,21 +293,22 @@ export class HttpConnection
   onData(chunk: Uint8Array): void {
     enterCallback();
     try {
-      const mode = this.#mode;
-      if (mode === "upgraded") {
+      const mode = this.mode;
+      if (mode === UPGRADED) {
         this.#protocol!.onData(chunk);
         return;
       }
-      if (mode !== "http") return;
-      this.#lastActivity = this.#host.coarseNow;
-      if (this.#is(BUSY) || this.#pending !== null) {
-        this.#appendPending(chunk);
+      if (mode !== HTTP) return;
+      const http = this.#http!;
+      http.lastActivity = this.#host.coarseNow;
+      if (this.is(BUSY) || http.pending !== null) {
+        this.appendPending(chunk);
         return;
       }
-      const offset = this.#parse(chunk, 0);
-      if (offset < chunk.length) this.#keepRest(chunk.subarray(offset), true);
+      const offset = this.parse(chunk, 0);
+      if (offset < chunk.length) this.keepRest(chunk.subarray(offset), true);
     } catch (error) {
-      this.#internalError(error);
+      this.internalError(error);
     } finally {
       leaveCallback();
     }
@@ -271,8 +318,8 @@ export class HttpConnection
     this.out.releaseWritten(this.#transport);
     enterCallback();
     try {
-      if (this.#mode === "upgraded") this.#protocol!.onDrain();
-      if (this.#drainWaiters !== null) this.#checkDrainWaiters();
+      if (this.mode === UPGRADED) this.#protocol!.onDrain();
+      if (this.waiting) this.checkDrainWaiters();
     } finally {
       leaveCallback();
     }
@@ -282,27 +329,28 @@ export class HttpConnection
     enterCallback();
     try {
       this.#flags |= PEER_ENDED;
-      if (this.#mode === "upgraded") {
+      if (this.mode === UPGRADED) {
         this.#protocol!.onEnd();
         return;
       }
-      if (this.#mode !== "http") return;
+      if (this.mode !== HTTP) return;
       // A half-sent request will never complete; a busy connection still owes its response.
-      if (!this.#is(BUSY)) this.#endAfterFlushNow();
+      if (!this.is(BUSY)) this.endAfterFlushNow();
     } finally {
       leaveCallback();
     }
   }
 
   onClose(error?: unknown): void {
-    if (this.#mode === "closed") return;
-    const wasUpgraded = this.#mode === "upgraded";
-    this.#mode = "closed";
-    this.#unlink();
-    this.#releaseParser();
+    if (this.mode === CLOSED) return;
+    const wasUpgraded = this.mode === UPGRADED;
+    this.setMode(CLOSED);
+    this.unlink();
+    this.releaseParser();
     this.out.clear();
-    this.#pending = null;
-    this.#wakeDrainWaiters();
+    const http = this.#http;
+    if (http !== null) http.pending = null;
+    this.wakeDrainWaiters();
     enterCallback();
     try {
       if (wasUpgraded) this.#protocol!.onClose(error);
@@ -315,7 +363,7 @@ export class HttpConnection
   // ---- Flushable ----
 
   flush(): void {
-    if (this.#mode === "closed") return;
+    if (this.mode === CLOSED) return;
     const out = this.out;
     if (out.length > 0) {
       const transport = this.#transport;
@@ -327,12 +375,12 @@ export class HttpConnection
         transport.watchDrain();
       }
     }
-    if (this.#drainWaiters !== null) this.#checkDrainWaiters();
-    if (this.#is(END_AFTER_FLUSH)) {
-      const peerFinished = this.#is(PEER_FINISHED);
+    if (this.waiting) this.checkDrainWaiters();
+    if (this.is(END_AFTER_FLUSH)) {
+      const peerFinished = this.is(PEER_FINISHED);
       this.#flags &= ~(END_AFTER_FLUSH | PEER_FINISHED);
       this.#transport.end(peerFinished);
-    } else if (this.#mode === "upgraded") {
+    } else if (this.mode === UPGRADED) {
       this.#protocol!.afterFlush();
     }
   }
@@ -344,31 +392,34 @@ export class HttpConnection
   }
 
   drained(): Promise<void> {
-    if (this.#mode === "closed") return Promise.resolve();
+    if (this.mode === CLOSED) return Promise.resolve();
     if (this.#transport.bufferedAmount + this.out.length <= HIGH_WATER_BYTES) {
       return Promise.resolve();
     }
-    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
+    // After an upgrade only a body of an earlier response can wait here: it gets a record of its own.
+    const http = this.#http ??= new HttpState(null, 0);
+    return new Promise((resolve) => (http.drainWaiters ??= []).push(resolve));
   }
 
   responseDone(response: HttpResponse, keepAlive: boolean): void {
-    if (response === this.#response) this.#requestDone(keepAlive);
+    if (response === this.#http?.response) this.requestDone(keepAlive);
   }
 
-  #requestDone(keepAlive: boolean): void {
+  private requestDone(keepAlive: boolean): void {
     this.#flags &= ~BUSY;
-    this.#request = undefined;
-    this.#response = undefined;
-    if (this.#mode !== "http") return;
-    if (!keepAlive || this.#host.stopping || (this.#is(PEER_ENDED) && this.#pending === null)) {
-      this.#endAfterFlushNow();
+    const http = this.#http!;
+    http.request = undefined;
+    http.response = undefined;
+    if (this.mode !== HTTP) return;
+    if (!keepAlive || this.#host.stopping || (this.is(PEER_ENDED) && http.pending === null)) {
+      this.endAfterFlushNow();
       return;
     }
-    this.#lastActivity = this.#host.coarseNow;
+    http.lastActivity = this.#host.coarseNow;
     if (this.#host.idleTimeoutMs > 0) {
-      this.#host.schedule(this, this.#lastActivity + this.#host.idleTimeoutMs);
+      this.#host.schedule(this, http.lastActivity + this.#host.idleTimeoutMs);
     }
-    if (!this.#is(PUMPING)) this.#pump();
+    if (!this.is(PUMPING)) this.pump();
   }
 
   serveFile(path: string, request: HttpRequest): Promise<StaticResponse | null> {
@@ -378,16 +429,17 @@ export class HttpConnection
   // ---- RequestOwner ----
 
   createResponse(request: HttpRequest): HttpResponse {
-    if (request !== this.#request) {
+    const http = this.#http;
+    if (http === null || request !== http.request) {
       throw new TypeError("This request's response is already finished");
     }
-    if (this.#is(UPGRADING) || this.#mode === "upgraded") {
+    if (this.is(UPGRADING) || this.mode === UPGRADED) {
       throw new TypeError("This request was upgraded; it has no HTTP response");
     }
-    if (this.#response !== undefined) {
+    if (http.response !== undefined) {
       throw new TypeError("A response was already created for this request");
     }
-    return this.#response = new HttpResponse(request, this);
+    return http.response = new HttpResponse(request, this);
   }
 
   // ---- Upgrades ----
@@ -399,11 +451,12 @@ export class HttpConnection
    * @throws {TypeError} when the request is not this connection's current one or already has a response.
    */
   beginUpgrade(request: HttpRequest, response: HttpResponse | undefined): void {
-    if (request !== this.#request || this.#mode !== "http") {
+    const http = this.#http;
+    if (http === null || request !== http.request || this.mode !== HTTP) {
       throw new TypeError("The request is no longer current: upgrade it while handling it");
     }
-    if (this.#is(UPGRADING)) throw new TypeError("The request is already being upgraded");
-    if (this.#response !== undefined && this.#response !== response) {
+    if (this.is(UPGRADING)) throw new TypeError("The request is already being upgraded");
+    if (http.response !== undefined && http.response !== response) {
       throw new TypeError("The request already has a different response");
     }
     if (response?.headersSent) throw new TypeError("The response's headers were already sent");
@@ -423,7 +476,7 @@ export class HttpConnection
     headerLines: string,
     protocol: UpgradedProtocol,
   ): void {
-    if (this.#mode !== "http") return;
+    if (this.mode !== HTTP) return;
     const out = this.out;
     out.copy(SWITCHING_PROTOCOLS);
     out.copy(fixedLines);
@@ -433,50 +486,54 @@ export class HttpConnection
     if (headerLines !== "") writeLatin1(out, headerLines);
     out.copy(CRLF);
     markDirty(this);
-    this.#mode = "upgraded";
+    this.setMode(UPGRADED);
     this.#protocol = protocol;
-    this.#releaseParser();
+    this.releaseParser();
     this.#flags &= ~(UPGRADING | BUSY);
-    this.#request = undefined;
-    this.#response = undefined;
-    const rest = this.#pending;
-    this.#pending = null;
-    if (this.#is(PAUSED)) {
+    const http = this.#http!;
+    const rest = http.pending;
+    http.request = undefined;
+    http.response = undefined;
+    http.pending = null;
+    // The HTTP state goes, unless a body of an earlier response still waits for room.
+    if (http.drainWaiters === null) this.#http = null;
+    if (this.is(PAUSED)) {
       this.#flags &= ~PAUSED;
       this.#transport.resume();
     }
     protocol.onAttach();
     if (rest !== null) protocol.onData(rest);
-    if (this.#is(PEER_ENDED)) protocol.onEnd();
+    if (this.is(PEER_ENDED)) protocol.onEnd();
   }
 
   /** Answers a failed upgrade with `status` and closes the connection (RFC 6455 §4.2.2). */
   rejectUpgrade(error: HttpError, extraHeaderLines = ""): void {
     this.#flags &= ~UPGRADING;
-    this.#sendErrorAndClose(error.status, error.message, extraHeaderLines);
+    this.sendErrorAndClose(error.status, error.message, extraHeaderLines);
   }
 
   // ---- Timers and shutdown ----
 
   /** The timer wheel reached this connection. `now` is the coarse clock. */
   onTimer(now: number): void {
-    const mode = this.#mode;
-    if (mode === "upgraded") {
+    const mode = this.mode;
+    if (mode === UPGRADED) {
       this.#protocol!.onTimer(now);
       return;
     }
-    if (mode !== "http" || this.#is(BUSY)) return;
+    if (mode !== HTTP || this.is(BUSY)) return;
     const host = this.#host;
-    const parser = this.#parser!;
+    const http = this.#http!;
+    const parser = http.parser!;
     const head = parser.inProgress && parser.head === undefined;
     const body = parser.head !== undefined && !parser.complete;
-    let deadline = host.idleTimeoutMs > 0 ? this.#lastActivity + host.idleTimeoutMs : Infinity;
+    let deadline = host.idleTimeoutMs > 0 ? http.lastActivity + host.idleTimeoutMs : Infinity;
     if (host.headerTimeoutMs > 0) {
       // A head must be whole within headerTimeout of its first byte, however it drips; a body must keep
       // arriving, with no gap longer than headerTimeout, even when the idle timeout is off (timeout: 0),
       // or a client could hold the connection forever by stopping halfway.
       if (head) deadline = parser.startedAt + host.headerTimeoutMs;
-      else if (body) deadline = Math.min(deadline, this.#lastActivity + host.headerTimeoutMs);
+      else if (body) deadline = Math.min(deadline, http.lastActivity + host.headerTimeoutMs);
     }
     if (deadline === Infinity) return;
     if (now < deadline) {
@@ -485,9 +542,9 @@ export class HttpConnection
     }
     enterCallback();
     try {
-      if (head) this.#sendErrorAndClose(408, "Request head not received in time");
-      else if (body) this.#sendErrorAndClose(408, "Request body not received in time");
-      else this.#endAfterFlushNow();
+      if (head) this.sendErrorAndClose(408, "Request head not received in time");
+      else if (body) this.sendErrorAndClose(408, "Request body not received in time");
+      else this.endAfterFlushNow();
     } finally {
       leaveCallback();
     }
@@ -497,8 +554,8 @@ export class HttpConnection
   shutdown(): void {
     enterCallback();
     try {
-      if (this.#mode === "upgraded") this.#protocol!.shutdown();
-      else if (this.#mode === "http" && !this.#is(BUSY)) this.#endAfterFlushNow();
+      if (this.mode === UPGRADED) this.#protocol!.shutdown();
+      else if (this.mode === HTTP && !this.is(BUSY)) this.endAfterFlushNow();
     } finally {
       leaveCallback();
     }
@@ -520,31 +577,32 @@ export class HttpConnection
 
   // ---- internals ----
 
-  #parse(chunk: Uint8Array, offset: number): number {
-    const parser = this.#parser!;
+  private parse(chunk: Uint8Array, offset: number): number {
+    const http = this.#http!;
+    const parser = http.parser!;
     const host = this.#host;
     // A handler that answers at once may parse the next request from inside this call: the outermost call
     // owns the bit.
-    const outermost = !this.#is(PARSING);
+    const outermost = !this.is(PARSING);
     this.#flags |= PARSING;
     try {
-      return this.#parseWith(parser, host, chunk, offset);
+      return this.parseWith(parser, host, chunk, offset);
     } finally {
       if (outermost) {
         this.#flags &= ~PARSING;
         // Released meanwhile (the handler upgraded, or the transport closed): nothing uses it any more.
-        if (this.#parser === null) host.recycleParser(parser);
+        if (http.parser === null) host.recycleParser(parser);
       }
     }
   }
 
-  #parseWith(
+  private parseWith(
     parser: RequestParser,
     host: ConnectionHost,
     chunk: Uint8Array,
     offset: number,
   ): number {
-    while (offset < chunk.length && !this.#is(BUSY) && this.#mode === "http") {
+    while (offset < chunk.length && !this.is(BUSY) && this.mode === HTTP) {
       if (!parser.inProgress) {
         parser.startedAt = host.coarseNow;
         if (host.headerTimeoutMs > 0) {
@@ -555,15 +613,15 @@ export class HttpConnection
         offset = parser.execute(chunk, offset);
       } catch (error) {
         if (error instanceof HttpError) {
-          this.#sendErrorAndClose(error.status, error.message);
+          this.sendErrorAndClose(error.status, error.message);
           return chunk.length;
         }
         throw error;
       }
       if (parser.complete) {
-        this.#startRequest();
+        this.startRequest();
       } else if (
-        parser.head !== undefined && parser.head.expectContinue && !this.#is(CONTINUE_SENT)
+        parser.head !== undefined && parser.head.expectContinue && !this.is(CONTINUE_SENT)
       ) {
         // RFC 9110 §10.1.1: tell the client to go on sending the body it is holding back.
         this.#flags |= CONTINUE_SENT;
@@ -575,124 +633,130 @@ export class HttpConnection
   }
 
   /**
-   * Hands the parser back to the server once this connection will parse no more; while `#parse` runs (an
-   * upgrade from inside the handler), `#parse` hands it back when it returns.
+   * Hands the parser back to the server once this connection will parse no more; while `parse` runs (an
+   * upgrade from inside the handler), `parse` hands it back when it returns.
    */
-  #releaseParser(): void {
-    const parser = this.#parser;
+  private releaseParser(): void {
+    const http = this.#http;
+    const parser = http?.parser ?? null;
     if (parser === null) return;
-    this.#parser = null;
-    if (!this.#is(PARSING)) this.#host.recycleParser(parser);
+    http!.parser = null;
+    if (!this.is(PARSING)) this.#host.recycleParser(parser);
   }
 
-  #keepRest(rest: Uint8Array, copy: boolean): void {
-    if (this.#mode === "upgraded") this.#protocol!.onData(rest);
-    else if (this.#mode === "http") {
-      if (copy) this.#appendPending(rest);
-      else this.#pending = rest;
+  private keepRest(rest: Uint8Array, copy: boolean): void {
+    if (this.mode === UPGRADED) this.#protocol!.onData(rest);
+    else if (this.mode === HTTP) {
+      if (copy) this.appendPending(rest);
+      else this.#http!.pending = rest;
     }
   }
 
-  #appendPending(chunk: Uint8Array): void {
-    const pending = this.#pending;
+  private appendPending(chunk: Uint8Array): void {
+    const http = this.#http!;
+    const pending = http.pending;
+    let joined: Uint8Array;
     if (pending === null) {
-      this.#pending = chunk.slice();
+      joined = chunk.slice();
     } else {
-      const joined = new Uint8Array(pending.length + chunk.length);
+      joined = new Uint8Array(pending.length + chunk.length);
       joined.set(pending);
       joined.set(chunk, pending.length);
-      this.#pending = joined;
     }
-    if (this.#pending!.length > PENDING_INPUT_LIMIT_BYTES && !this.#is(PAUSED)) {
+    http.pending = joined;
+    if (joined.length > PENDING_INPUT_LIMIT_BYTES && !this.is(PAUSED)) {
       this.#flags |= PAUSED;
       this.#transport.pause();
     }
   }
 
-  #pump(): void {
+  private pump(): void {
     this.#flags |= PUMPING;
     try {
-      while (this.#pending !== null && !this.#is(BUSY) && this.#mode === "http") {
-        const data = this.#pending;
-        this.#pending = null;
-        const offset = this.#parse(data, 0);
-        if (offset < data.length) this.#keepRest(data.subarray(offset), false);
+      // The mode first: an upgrade (from a handler run by `parse`) drops the HTTP state.
+      while (this.mode === HTTP && !this.is(BUSY) && this.#http!.pending !== null) {
+        const http = this.#http!;
+        const data = http.pending!;
+        http.pending = null;
+        const offset = this.parse(data, 0);
+        if (offset < data.length) this.keepRest(data.subarray(offset), false);
       }
-      if (this.#is(PAUSED) && this.#pending === null && this.#mode === "http") {
+      if (this.is(PAUSED) && this.mode === HTTP && this.#http!.pending === null) {
         this.#flags &= ~PAUSED;
         this.#transport.resume();
       }
-      if (this.#is(PEER_ENDED) && !this.#is(BUSY) && this.#mode === "http") {
-        this.#endAfterFlushNow();
+      if (this.is(PEER_ENDED) && !this.is(BUSY) && this.mode === HTTP) {
+        this.endAfterFlushNow();
       }
     } finally {
       this.#flags &= ~PUMPING;
     }
   }
 
-  #startRequest(): void {
-    const parser = this.#parser!;
+  private startRequest(): void {
+    const http = this.#http!;
+    const parser = http.parser!;
     const request = new HttpRequest(parser.head!, parser.body, this);
     parser.reset();
     this.#flags = (this.#flags | BUSY) & ~CONTINUE_SENT;
-    this.#request = request;
-    this.#response = undefined;
+    http.request = request;
+    http.response = undefined;
     const folder = this.#host.publicFolder;
     if (
       folder !== undefined && request.upgrade === undefined &&
       (request.method === "GET" || request.method === "HEAD")
     ) {
-      this.#serveStatic(folder, request);
+      this.serveStatic(folder, request);
       return;
     }
-    this.#runHandler(request);
+    this.runHandler(request);
   }
 
   // The closures of the asynchronous paths live in methods of their own: a function that creates a closure
   // allocates the scope it captures on every call, taken or not, and these run for every request.
 
-  #serveStatic(folder: PublicFolder, request: HttpRequest): void {
+  private serveStatic(folder: PublicFolder, request: HttpRequest): void {
     folder.serve(request.method, request.path, request.headers).then(
-      (file) => this.#afterStatic(request, file),
-      (error) => this.#handlerFailed(request, error),
+      (file) => this.afterStatic(request, file),
+      (error) => this.handlerFailed(request, error),
     );
   }
 
-  #afterStatic(request: HttpRequest, file: StaticResponse | null): void {
-    if (request !== this.#request) return;
+  private afterStatic(request: HttpRequest, file: StaticResponse | null): void {
+    if (request !== this.#http?.request) return;
     if (file === null) {
-      this.#runHandler(request);
+      this.runHandler(request);
       return;
     }
     const response = this.createResponse(request);
-    response.sendStatic(file).catch((error) => this.#handlerFailed(request, error));
+    response.sendStatic(file).catch((error) => this.handlerFailed(request, error));
   }
 
-  #runHandler(request: HttpRequest): void {
+  private runHandler(request: HttpRequest): void {
     let result: unknown;
     enterCallback();
     try {
       result = this.#host.onRequest(request);
     } catch (error) {
-      this.#handlerFailed(request, error);
+      this.handlerFailed(request, error);
       return;
     } finally {
       leaveCallback();
     }
-    if (result instanceof Promise) this.#afterAsyncHandler(result, request);
-    else this.#afterHandler(request);
+    if (result instanceof Promise) this.afterAsyncHandler(result, request);
+    else this.afterHandler(request);
   }
 
-  #afterAsyncHandler(result: Promise<unknown>, request: HttpRequest): void {
+  private afterAsyncHandler(result: Promise<unknown>, request: HttpRequest): void {
     result.then(
-      () => this.#afterHandler(request),
-      (error) => this.#handlerFailed(request, error),
+      () => this.afterHandler(request),
+      (error) => this.handlerFailed(request, error),
     );
   }
 
-  #afterHandler(request: HttpRequest): void {
-    if (request !== this.#request || this.#is(UPGRADING) || this.#mode !== "http") return;
-    const response = this.#response;
+  private afterHandler(request: HttpRequest): void {
+    if (request !== this.#http?.request || this.is(UPGRADING) || this.mode !== HTTP) return;
+    const response = this.#http.response;
     enterCallback();
     try {
       if (response === undefined) {
@@ -711,7 +775,7 @@ export class HttpConnection
   }
 
   /** Hands an error to the app's `onError`; an `onError` that throws must not take the connection down. */
-  #report(error: unknown, request: HttpRequest | undefined): void {
+  private report(error: unknown, request: HttpRequest | undefined): void {
     try {
       this.#host.onError(error, request);
     } catch (failure) {
@@ -719,34 +783,36 @@ export class HttpConnection
     }
   }
 
-  #handlerFailed(request: HttpRequest, error: unknown): void {
-    this.#report(error, request);
-    if (request !== this.#request || this.#mode !== "http") return;
+  private handlerFailed(request: HttpRequest, error: unknown): void {
+    this.report(error, request);
+    const http = this.#http;
+    if (http === null || request !== http.request || this.mode !== HTTP) return;
     enterCallback();
     try {
-      if (this.#is(UPGRADING)) {
+      if (this.is(UPGRADING)) {
         this.#flags &= ~UPGRADING;
-        this.#sendErrorAndClose(500, "Internal Server Error");
+        this.sendErrorAndClose(500, "Internal Server Error");
         return;
       }
-      const response = this.#response;
+      const response = http.response;
       if (response !== undefined && response.headersSent) {
         // Half a response is on the wire: only closing tells the client it is incomplete.
         this.#transport.destroy();
         return;
       }
       response?.abandon();
-      this.#sendErrorAndClose(500, "Internal Server Error", "", true);
+      this.sendErrorAndClose(500, "Internal Server Error", "", true);
     } finally {
       leaveCallback();
     }
   }
 
-  #internalError(error: unknown): void {
-    this.#report(error, this.#request);
-    if (this.#mode === "http" && !this.#response?.headersSent) {
-      this.#response?.abandon();
-      this.#sendErrorAndClose(500, "Internal Server Error");
+  private internalError(error: unknown): void {
+    const http = this.#http;
+    this.report(error, http?.request);
+    if (this.mode === HTTP && !http!.response?.headersSent) {
+      http!.response?.abandon();
+      this.sendErrorAndClose(500, "Internal Server Error");
     } else {
       this.#transport.destroy();
     }
@@ -756,14 +822,15 @@ export class HttpConnection
    * Answers with a small text error. `keepOpen` keeps a keep-alive connection for the next request when the
    * request allows it (a handler's 500); parse errors always close, as the stream's framing is lost.
    */
-  #sendErrorAndClose(
+  private sendErrorAndClose(
     status: number,
     message: string,
     extraHeaderLines = "",
     keepOpen = false,
   ): void {
-    if (this.#mode !== "http") return;
-    const request = this.#request;
+    if (this.mode !== HTTP) return;
+    const http = this.#http!;
+    const request = http.request;
     const close = !keepOpen || request === undefined || !request.keepAlive || this.#host.stopping;
     const body = `${message}\n`;
     writeLatin1(
@@ -775,36 +842,38 @@ export class HttpConnection
     // RFC 9110 §9.3.2: a response to HEAD has no body, or the client reads it as the next response.
     if (request?.method !== "HEAD") writeLatin1(this.out, body);
     markDirty(this);
-    this.#response = undefined;
+    http.response = undefined;
     if (close) {
       this.#flags &= ~BUSY;
-      this.#request = undefined;
-      this.#endAfterFlushNow();
+      http.request = undefined;
+      this.endAfterFlushNow();
     } else {
-      this.#requestDone(true);
+      this.requestDone(true);
     }
   }
 
-  #endAfterFlushNow(): void {
-    if (this.#mode === "http") this.#mode = "closing";
-    this.#pending = null;
+  private endAfterFlushNow(): void {
+    if (this.mode === HTTP) this.setMode(CLOSING);
+    const http = this.#http;
+    if (http !== null) http.pending = null;
     this.#flags |= END_AFTER_FLUSH;
     markDirty(this);
   }
 
   /** Wakes streaming bodies once the transport has room; otherwise asks it to say when it has. */
-  #checkDrainWaiters(): void {
+  private checkDrainWaiters(): void {
     if (this.#transport.bufferedAmount + this.out.length <= HIGH_WATER_BYTES) {
-      this.#wakeDrainWaiters();
+      this.wakeDrainWaiters();
     } else {
       this.#transport.watchDrain();
     }
   }
 
-  #wakeDrainWaiters(): void {
-    const waiters = this.#drainWaiters;
+  private wakeDrainWaiters(): void {
+    const http = this.#http;
+    const waiters = http?.drainWaiters ?? null;
     if (waiters === null) return;
-    this.#drainWaiters = null;
+    http!.drainWaiters = null;
     for (const wake of waiters) wake();
   }
 }
