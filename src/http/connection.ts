@@ -149,14 +149,14 @@ const SWITCHING_PROTOCOLS = latin1Bytes("HTTP/1.1 101 Switching Protocols\r\n");
  * An HTTP connection; created by the server for each accepted transport.
  *
  * Its helpers are TypeScript-`private` rather than `#` methods: a class with `#` methods stores its brand in
- * every instance, one more field on every connection.
+ * every instance, one more field on every connection. For the same reason it is its own batched output
+ * ({@linkcode HttpConnection.out}): an `OutputBuffer` of its own would cost every connection an object
+ * header and the field pointing to it.
  */
-export class HttpConnection
+export class HttpConnection extends OutputBuffer
   implements TransportHandler, ResponseChannel, RequestOwner, Flushable, WheelItem {
   /** Process-wide unique id (the seed's connection UUID). */
   readonly uuid: number = nextUuid++;
-  /** The connection's batched output. */
-  readonly out: OutputBuffer = new OutputBuffer();
   wheelSecond = -1;
   wheelPrev: WheelItem | null = null;
   wheelNext: WheelItem | null = null;
@@ -176,6 +176,7 @@ export class HttpConnection
 
   /** @internal Made by the server for each accepted transport. */
   constructor(host: ConnectionHost, transport: Transport) {
+    super();
     this.#host = host;
     this.#transport = transport;
     const now = host.coarseNow;
@@ -236,6 +237,11 @@ export class HttpConnection
 
   set flushQueued(queued: boolean) {
     this.#flags = queued ? this.#flags | FLUSH_QUEUED : this.#flags & ~FLUSH_QUEUED;
+  }
+
+  /** The connection's batched output: the connection itself (see the class's comment). */
+  get out(): OutputBuffer {
+    return this;
   }
 
   /** Whether `host` (a server) made this connection. */
