@@ -30,21 +30,42 @@ const LINGER_MS = 2000;
 const lingering = new LingerList(LINGER_MS);
 const EMPTY = new Uint8Array(0);
 
-// A transport's state bits, in one number (`#flags`): every field is paid by every connection, idle ones
-// included, for its whole life.
+// A socket's state bits, in one number (`[FLAGS]`).
 /** An empty write is pending whose callback reports the drain (`watchDrain`). */
 const WATCHING_DRAIN = 1;
 /** The socket has the `drain` listener (added once the socket first refuses a write). */
 const DRAIN_LISTENER = 2;
 
+/**
+ * Where each socket keeps its transport, its handler and the bits above, so one set of listener functions
+ * serves every socket. The first property added to a Node socket gets an out-of-object array of three
+ * slots: the other two are free, where fields of the transport would cost every connection, idle ones
+ * included, for its whole life.
+ */
+const TRANSPORT = Symbol("wharf.transport");
+const FLAGS = Symbol("wharf.flags");
+const HANDLER = Symbol("wharf.handler");
+/**
+ * Where a socket that failed keeps its error until `close` reports it: the socket gets the property only
+ * when it fails.
+ */
+const FAILURE = Symbol("wharf.failure");
+type BoundSocket = net.Socket & {
+  [TRANSPORT]: NodeTransport;
+  [FLAGS]: number;
+  [HANDLER]: TransportHandler;
+  [FAILURE]?: unknown;
+};
+
 class NodeTransport implements Transport, Lingering {
-  readonly #socket: net.Socket;
-  handler!: TransportHandler;
-  /** The bits above. */
-  #flags = 0;
+  readonly #socket: BoundSocket;
 
   constructor(socket: net.Socket) {
-    this.#socket = socket;
+    const bound = this.#socket = socket as BoundSocket;
+    // Here, before the handler exists (`bind`), so that every socket gets its properties in one order: one
+    // shape for all of them.
+    bound[TRANSPORT] = this;
+    bound[FLAGS] = 0;
   }
 
   /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
@@ -69,8 +90,8 @@ class NodeTransport implements Transport, Lingering {
     if (isSharedReadBuffer(chunk.buffer)) chunk = chunk.slice();
     if (socket.write(chunk)) return true;
     // Most connections never fill the socket's buffer: listen for drain only once one has.
-    if ((this.#flags & DRAIN_LISTENER) === 0) {
-      this.#flags |= DRAIN_LISTENER;
+    if ((socket[FLAGS] & DRAIN_LISTENER) === 0) {
+      socket[FLAGS] |= DRAIN_LISTENER;
       socket.on("drain", onDrain);
     }
     return false;
@@ -106,12 +127,13 @@ class NodeTransport implements Transport, Lingering {
   }
 
   watchDrain(): void {
-    if (this.#socket.writableLength === 0 || (this.#flags & WATCHING_DRAIN) !== 0) return;
-    this.#flags |= WATCHING_DRAIN;
+    const socket = this.#socket;
+    if (socket.writableLength === 0 || (socket[FLAGS] & WATCHING_DRAIN) !== 0) return;
+    socket[FLAGS] |= WATCHING_DRAIN;
     // An empty write completes after every earlier one: its callback is the moment the buffer emptied.
-    this.#socket.write(EMPTY, () => {
-      this.#flags &= ~WATCHING_DRAIN;
-      if (!this.#socket.destroyed) this.handler.onDrain();
+    socket.write(EMPTY, () => {
+      socket[FLAGS] &= ~WATCHING_DRAIN;
+      if (!socket.destroyed) socket[HANDLER].onDrain();
     });
   }
 
@@ -120,17 +142,8 @@ class NodeTransport implements Transport, Lingering {
   }
 }
 
-/** Where each socket keeps its transport, so one set of listener functions serves every socket. */
-const TRANSPORT = Symbol("wharf.transport");
-/**
- * Where a socket that failed keeps its error until `close` reports it: on the socket, which gets the
- * property only when it fails, rather than in a field of every transport.
- */
-const FAILURE = Symbol("wharf.failure");
-type BoundSocket = net.Socket & { [TRANSPORT]: NodeTransport; [FAILURE]?: unknown };
-
 function onData(this: BoundSocket, chunk: Uint8Array): void {
-  this[TRANSPORT].handler.onData(chunk);
+  this[HANDLER].onData(chunk);
 }
 /** The view handed to `onData` from the shared read buffer, kept while reads repeat one length. */
 let sharedReadView: Uint8Array = new Uint8Array(0);
@@ -139,27 +152,27 @@ function onSharedRead(this: net.Socket, length: number, buffer: Uint8Array): voi
   if (view.length !== length || view.buffer !== buffer.buffer) {
     sharedReadView = view = buffer.subarray(0, length);
   }
-  (this as BoundSocket)[TRANSPORT].handler.onData(view);
+  (this as BoundSocket)[HANDLER].onData(view);
 }
 function onDrain(this: BoundSocket): void {
-  this[TRANSPORT].handler.onDrain();
+  this[HANDLER].onDrain();
 }
 function onEnd(this: BoundSocket): void {
-  this[TRANSPORT].handler.onEnd();
+  this[HANDLER].onEnd();
 }
 // Reported through onClose; without an error listener Node would throw it.
 function onError(this: BoundSocket, error: Error): void {
   this[FAILURE] = error;
 }
 function onClose(this: BoundSocket): void {
-  const transport = this[TRANSPORT];
-  lingering.delete(transport);
-  transport.handler.onClose(this[FAILURE]);
+  lingering.delete(this[TRANSPORT]);
+  this[HANDLER].onClose(this[FAILURE]);
 }
 
-function bind(socket: net.Socket, transport: NodeTransport, sharedRead: boolean): void {
+/** Routes `socket`'s events to `handler` (its transport is already on it: see `NodeTransport`). */
+function bind(socket: net.Socket, handler: TransportHandler, sharedRead: boolean): void {
   // No setNoDelay here: the server's noDelay option already set it on every accepted socket.
-  (socket as BoundSocket)[TRANSPORT] = transport;
+  (socket as BoundSocket)[HANDLER] = handler;
   if (!sharedRead || !readIntoSharedBuffer(socket, onSharedRead)) socket.on("data", onData);
   socket.on("end", onEnd);
   socket.on("error", onError);
@@ -171,9 +184,7 @@ export const listenNode: Listen = (options, accept) => {
   // TLS sockets decrypt into buffers of their own; only plain TCP reads go to the shared buffer.
   const sharedRead = options.tls === undefined;
   const onConnection = (socket: net.Socket) => {
-    const transport = new NodeTransport(socket);
-    transport.handler = accept(transport);
-    bind(socket, transport, sharedRead);
+    bind(socket, accept(new NodeTransport(socket)), sharedRead);
   };
   const server = options.tls === undefined
     ? net.createServer({ allowHalfOpen: true, noDelay: true }, onConnection)
