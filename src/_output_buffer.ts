@@ -71,9 +71,9 @@ function nextSlab(full: Slab, n: number): Slab {
 /**
  * A connection's pending output.
  *
- * Every connection has one for its whole life, so its fields are few: its helpers are TypeScript-`private`
- * rather than `#` methods (a class with `#` methods stores its brand in every instance), and the open
- * segment's slab is `#held` (see `#segmentStart`).
+ * Every connection is one (`HttpConnection` extends it) for its whole life, so its fields are few: its
+ * helpers are TypeScript-`private` rather than `#` methods (a class with `#` methods stores its brand in
+ * every instance), and the open segment's slab is `#held` (see `#segmentStart`).
  */
 export class OutputBuffer {
   /**
