@@ -119,7 +119,7 @@ const CLOSED = 3 << 10;
 
 /**
  * What a connection needs only while it speaks HTTP: an upgraded connection lets go of it, so that an idle
- * Websocket does not carry six fields (and the box of a `double`) it will never use again.
+ * Websocket does not carry six fields it will never use again.
  */
 class HttpState {
   /** Given back after an upgrade or the close: a Websocket never parses HTTP again. */
