@@ -100,9 +100,6 @@ function broadcastFrameFor(data: Uint8Array | string, isText: boolean): Uint8Arr
   return broadcastFrame;
 }
 
-/** The message a `write` came from, so a write of its own bytes can stop the buffer being recycled. */
-let deliveringProtocol: WebSocketProtocol | undefined;
-
 type ReadyState = "connecting" | "open" | "closing" | "closed";
 
 let sessionOf: (ws: WebsocketConnection) => Session;
@@ -302,16 +299,12 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
     if (eachDepth > 0) {
       // Framed once, into a copy, for every target of the broadcast.
       sent = this.protocol.sendEncoded(broadcastFrameFor(data, isText));
-    } else if (
-      typeof data !== "string" && data.length > COPY_THRESHOLD_BYTES &&
-      deliveringProtocol !== undefined
-    ) {
+    } else if (typeof data !== "string" && data.length > COPY_THRESHOLD_BYTES) {
       // A large payload goes out by reference: if it is the message being delivered, that buffer must not
       // be recycled for the next message before the transport has written it, and its header can go in
       // front of it (one write instead of two).
-      const delivering = deliveringProtocol;
-      const frame = delivering.frameInPlace(data, isText ? Opcode.Text : Opcode.Binary);
-      delivering.releaseIfShared(data, this);
+      const frame = WebSocketProtocol.frameInPlace(data, isText ? Opcode.Text : Opcode.Binary);
+      WebSocketProtocol.releaseIfShared(data, this);
       sent = frame !== null ? this.protocol.sendEncoded(frame) : this.protocol.send(data, isText);
     } else {
       sent = this.protocol.send(data, isText);
@@ -437,14 +430,10 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   onMessage(data: Uint8Array, isText: boolean): void {
     const onMessage = this.#handlers.onMessage;
     if (onMessage === undefined) return;
-    const outer = deliveringProtocol;
-    deliveringProtocol = this.protocol;
     try {
       onMessage(this.ws, data, isText);
     } catch (error) {
       this.appError(error);
-    } finally {
-      deliveringProtocol = outer;
     }
   }
 

@@ -644,9 +644,9 @@ export class HttpConnection extends OutputBuffer
    */
   private releaseParser(): void {
     const http = this.#http;
-    const parser = http?.parser ?? null;
-    if (parser === null) return;
-    http!.parser = null;
+    if (http === null || http.parser === null) return;
+    const parser = http.parser;
+    http.parser = null;
     if (!this.is(PARSING)) this.#host.recycleParser(parser);
   }
 
@@ -877,9 +877,9 @@ export class HttpConnection extends OutputBuffer
 
   private wakeDrainWaiters(): void {
     const http = this.#http;
-    const waiters = http?.drainWaiters ?? null;
-    if (waiters === null) return;
-    http!.drainWaiters = null;
+    if (http === null || http.drainWaiters === null) return;
+    const waiters = http.drainWaiters;
+    http.drainWaiters = null;
     for (const wake of waiters) wake();
   }
 }

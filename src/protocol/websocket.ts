@@ -257,14 +257,14 @@ export class WebSocketProtocol {
   }
 
   /**
-   * Gives the buffer of the message being delivered (one delivery runs at a time, and this is its
-   * protocol) away if `view` shares it, so the next message gets another one: `borrower`
-   * may be writing it by reference. The layer above calls it, while a message is being delivered, when the
-   * application queues that data to be sent. Once the delivery returns, a buffer lent to one borrower goes
+   * Gives the buffer of the message being delivered (on whichever connection: one delivery runs at a time)
+   * away if `view` shares it, so the next message gets another one: `borrower` may be writing it by
+   * reference. The layer above calls it when the application queues data to be sent; outside a delivery it
+   * does nothing. Once the delivery returns, a buffer lent to one borrower goes
    * to the message pool to be reused when that borrower has written it; one lent to several is dropped.
    * Views into a read chunk are not covered: the transport owns those.
    */
-  releaseIfShared(view: Uint8Array, borrower: Borrower): void {
+  static releaseIfShared(view: Uint8Array, borrower: Borrower): void {
     if (lending === null || view.buffer !== lending.buffer) return;
     lentTo = lentTo === null || lentTo === borrower ? borrower : MANY_BORROWERS;
   }
@@ -277,7 +277,7 @@ export class WebSocketProtocol {
    * twice); `null` otherwise: the caller queues a header of its own. Call
    * {@linkcode WebSocketProtocol.releaseIfShared} too, since the frame references the message buffer.
    */
-  frameInPlace(view: Uint8Array, opcode: Opcode): Uint8Array | null {
+  static frameInPlace(view: Uint8Array, opcode: Opcode): Uint8Array | null {
     if (
       lending === null || view.buffer !== lending.buffer ||
       view.byteOffset !== lending.byteOffset ||

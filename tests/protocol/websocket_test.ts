@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { COPY_THRESHOLD_BYTES } from "../../src/_output_buffer.ts";
 import { encodeFrame, Opcode } from "../../src/protocol/frame.ts";
+import { WebSocketProtocol } from "../../src/protocol/websocket.ts";
 import {
   type Borrower,
   clearMessagePool,
@@ -641,9 +642,9 @@ describe("zero copy and the message buffer", () => {
       concat([clientFrame(BINARY, filled(3), { fin: false }), clientFrame(CONT, filled(3, 1))]);
     const seen: Uint8Array[] = [];
     const s = session(undefined, {
-      onMessage(data, _isText, self) {
+      onMessage(data) {
         seen.push(data);
-        if (seen.length === 2) self.proto.releaseIfShared(data, drained());
+        if (seen.length === 2) WebSocketProtocol.releaseIfShared(data, drained());
       },
     });
     s.proto.receive(message());
@@ -654,7 +655,7 @@ describe("zero copy and the message buffer", () => {
     assert.notEqual(seen[2].buffer, seen[1].buffer);
     assert.deepEqual(seen[1], kept, "the released buffer was written to");
     // A view that does not share the buffer changes nothing.
-    s.proto.releaseIfShared(new Uint8Array(6), drained());
+    WebSocketProtocol.releaseIfShared(new Uint8Array(6), drained());
     s.proto.receive(message());
     assert.equal(seen[3].buffer, seen[2].buffer);
   });
@@ -664,7 +665,7 @@ describe("zero copy and the message buffer", () => {
     const s = session(undefined, {
       onMessage(data, isText, self) {
         self.proto.send(data, isText);
-        self.proto.releaseIfShared(data, drained());
+        WebSocketProtocol.releaseIfShared(data, drained());
       },
     });
     const fragmented = (seed: number) =>
@@ -717,10 +718,10 @@ describe("the large message buffer pool", () => {
     clearMessagePool();
     const seen: Uint8Array[] = [];
     const s = session(1024 * 1024, {
-      onMessage(data, _isText, self) {
+      onMessage(data) {
         seen.push(data);
         if (only === "every" || seen.length === 1) {
-          for (const borrower of borrowers) self.proto.releaseIfShared(data, borrower);
+          for (const borrower of borrowers) WebSocketProtocol.releaseIfShared(data, borrower);
         }
       },
     });
@@ -788,13 +789,13 @@ describe("the large message buffer pool", () => {
     const borrower = { bufferedAmount: 1, transportOpen: true };
     const buffers: ArrayBufferLike[] = [];
     const s = session(1024 * 1024, {
-      onMessage(data, _isText, self) {
+      onMessage(data) {
         buffers.push(data.buffer);
-        self.proto.releaseIfShared(new Uint8Array(LARGE), borrower);
+        WebSocketProtocol.releaseIfShared(new Uint8Array(LARGE), borrower);
       },
     });
     receiveLarge(s, 1);
-    s.proto.releaseIfShared(new Uint8Array(buffers[0]), borrower);
+    WebSocketProtocol.releaseIfShared(new Uint8Array(buffers[0]), borrower);
     receiveLarge(s, 2);
     assert.equal(buffers[1], buffers[0]);
   });
@@ -806,11 +807,9 @@ describe("sending the delivered message in place", () => {
   function deliver(
     length: number,
     split: boolean,
-    onMessage: (data: Uint8Array, proto: ReturnType<typeof session>["proto"]) => void,
-  ): ReturnType<typeof session> {
-    const s = session(1024 * 1024, {
-      onMessage: (data, _isText, self) => onMessage(data, self.proto),
-    });
+    onMessage: (data: Uint8Array) => void,
+  ): void {
+    const s = session(1024 * 1024, { onMessage: (data) => onMessage(data) });
     const frame = clientFrame(BINARY, filled(length, length & 0xff));
     if (split) {
       s.proto.receive(frame.slice(0, 100));
@@ -818,17 +817,16 @@ describe("sending the delivered message in place", () => {
     } else {
       s.proto.receive(frame);
     }
-    return s;
   }
 
   test("a buffered message's frame has its header in the room in front of the payload", () => {
     clearMessagePool();
     const frames: (Uint8Array | null)[] = [];
     let delivered: Uint8Array = new Uint8Array(0);
-    const s = deliver(LARGE, true, (data, proto) => {
+    deliver(LARGE, true, (data) => {
       delivered = data;
-      frames.push(proto.frameInPlace(data, BINARY));
-      frames.push(proto.frameInPlace(data, BINARY));
+      frames.push(WebSocketProtocol.frameInPlace(data, BINARY));
+      frames.push(WebSocketProtocol.frameInPlace(data, BINARY));
     });
     const [first, again] = frames;
     assert.ok(first !== null && again !== null);
@@ -837,7 +835,7 @@ describe("sending the delivered message in place", () => {
     assert.deepEqual(first, encodeFrame(BINARY, filled(LARGE, LARGE & 0xff)));
     assert.deepEqual(again, first, "the same message sent twice gets the same frame");
     assert.equal(
-      s.proto.frameInPlace(delivered, BINARY),
+      WebSocketProtocol.frameInPlace(delivered, BINARY),
       null,
       "a frame in place after the delivery",
     );
@@ -846,11 +844,11 @@ describe("sending the delivered message in place", () => {
   test("a header that differs from the one already in the room, or a view past the start, gets none", () => {
     clearMessagePool();
     const frames: (Uint8Array | null)[] = [];
-    deliver(LARGE, true, (data, proto) => {
-      frames.push(proto.frameInPlace(data, BINARY));
-      frames.push(proto.frameInPlace(data, TEXT));
-      frames.push(proto.frameInPlace(data.subarray(0, LARGE - 1), BINARY));
-      frames.push(proto.frameInPlace(data.subarray(1), BINARY));
+    deliver(LARGE, true, (data) => {
+      frames.push(WebSocketProtocol.frameInPlace(data, BINARY));
+      frames.push(WebSocketProtocol.frameInPlace(data, TEXT));
+      frames.push(WebSocketProtocol.frameInPlace(data.subarray(0, LARGE - 1), BINARY));
+      frames.push(WebSocketProtocol.frameInPlace(data.subarray(1), BINARY));
     });
     assert.ok(frames[0] !== null);
     assert.deepEqual(frames.slice(1), [null, null, null]);
@@ -861,8 +859,8 @@ describe("sending the delivered message in place", () => {
     const opcodes = [BINARY, TEXT];
     const frames: (Uint8Array | null)[] = [];
     const s = session(1024 * 1024, {
-      onMessage: (data, _isText, self) =>
-        frames.push(self.proto.frameInPlace(data, opcodes[frames.length])),
+      onMessage: (data) =>
+        frames.push(WebSocketProtocol.frameInPlace(data, opcodes[frames.length])),
     });
     for (const seed of [1, 2]) {
       const frame = clientFrame(BINARY, filled(LARGE, seed));
@@ -875,11 +873,11 @@ describe("sending the delivered message in place", () => {
 
   test("a message read in one chunk, or one small enough to be copied, has no room", () => {
     const frames: (Uint8Array | null)[] = [];
-    deliver(LARGE, false, (data, proto) => frames.push(proto.frameInPlace(data, BINARY)));
+    deliver(LARGE, false, (data) => frames.push(WebSocketProtocol.frameInPlace(data, BINARY)));
     deliver(
       COPY_THRESHOLD_BYTES,
       true,
-      (data, proto) => frames.push(proto.frameInPlace(data, BINARY)),
+      (data) => frames.push(WebSocketProtocol.frameInPlace(data, BINARY)),
     );
     assert.deepEqual(frames, [null, null]);
   });
