@@ -9,14 +9,15 @@
  * For each runtime, Wharf's `examples/echo.ts` (on Node the compiled `npm/examples/echo.js`) and the
  * runtime's native peer (`bench/peers/`: `node:http`, `Deno.serve`, `Bun.serve`) answer `GET /` with
  * "Hello World!". Each run starts a fresh server pinned to CPU 0 (`taskset`), checks its answer, warms it up,
- * then runs `wrk -t1 -c100 -d5s` pinned to CPU 1. Runs alternate Wharf and peer (A B A B …) so drift in the
- * machine hits both alike; the table shows the median requests/s of each, their ratio, and the spread of
+ * then runs `wrk -t1 -c100 -d5s` pinned to CPU 1. Runs alternate Wharf and peer (A B, then B A in the next
+ * round) so drift in the machine hits both alike; the table shows the median requests/s of each, their
+ * ratio (the median of the rounds' own ratios, and beside it the ratio of the two medians), and the spread of
  * the rounds (± half their range, relative to the median), and the CPU both processes used over the
  * measured run, as a share of one core (median of the rounds): the server's (all its threads, from
  * `/proc/<pid>/stat`) and wrk's (its children's time as its shell reaps it). A wrk share near 100% means
  * wrk set the pace, not the server: that server's figure is then a lower bound of what it can answer.
  *
- * `--floors` (opt-in) adds a third contender on Node and Deno, run in the same rounds (A B C): the
+ * `--floors` (opt-in) adds a third contender on Node and Deno, run in the same rounds (A B C, then C B A): the
  * canned-response servers of `bench/floors/` (`node_net_http.mjs` on `node:net`, `deno_conn_http.ts` on
  * `Deno.Conn`), which parse nothing and write one fixed response per read: the ceiling of an HTTP server
  * on that runtime's socket API. The table then gains the floor's requests/s, floor/peer and its spread.
@@ -307,6 +308,16 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+/**
+ * The median of the rounds' own ratios, `a[i] / b[i]`. Round i's two runs ran back to back, so a machine
+ * that speeds up or slows down between rounds moves both sides of each ratio alike; the ratio of the two
+ * medians can pair a fast round of one side with a slow round of the other.
+ */
+function pairedRatio(a: number[], b: number[]): number {
+  const rounds = Math.min(a.length, b.length);
+  return median(Array.from({ length: rounds }, (_, round) => a[round] / b[round]));
+}
+
 /** ± half the range of the rounds relative to their median, as a percentage: how far apart they were. */
 function spread(values: number[]): string {
   return `±${((Math.max(...values) - Math.min(...values)) / median(values) * 50).toFixed(1)}%`;
@@ -356,6 +367,7 @@ async function measureAll(options: Options): Promise<void> {
     "peer",
     "peer req/s",
     "Wharf/peer",
+    "of medians",
     "Wharf spread",
     "peer spread",
     ...(options.floors ? ["floor", "floor req/s", "floor/peer", "floor spread"] : []),
@@ -373,7 +385,8 @@ async function measureAll(options: Options): Promise<void> {
       ? ["wharf", "peer", "floor"] as const
       : ["wharf", "peer"] as const;
     for (let round = 0; round < options.rounds; round++) {
-      for (const side of sides) {
+      // A B (C), then (C) B A: neither side always runs first, on a machine that warmed up or not.
+      for (const side of round % 2 === 0 ? sides : [...sides].reverse()) {
         const contender = runtime[side]!;
         const result = await measure(contender, options);
         results[side].push(result.requestsPerSecond);
@@ -399,13 +412,14 @@ async function measureAll(options: Options): Promise<void> {
       integer.format(wharf),
       runtime.peer.label,
       integer.format(peer),
+      pairedRatio(results.wharf, results.peer).toFixed(2),
       (wharf / peer).toFixed(2),
       spread(results.wharf),
       spread(results.peer),
       ...(!options.floors ? [] : runtime.floor === undefined ? ["–", "–", "–", "–"] : [
         runtime.floor.label,
         integer.format(median(results.floor)),
-        (median(results.floor) / peer).toFixed(2),
+        pairedRatio(results.floor, results.peer).toFixed(2),
         spread(results.floor),
       ]),
       cpuShares(...sides.map((side) => serverCpu[side])),
@@ -431,12 +445,17 @@ async function measureAll(options: Options): Promise<void> {
           `nothing and writes one canned response per read answers ${
             integer.format(floor)
           } req/s, ` +
-          `${(floor / peer).toFixed(2)} of ${runtime.peer.label}'s; Wharf reaches ` +
-          `${(wharf / floor).toFixed(2)} of it.`,
+          `${pairedRatio(results.floor, results.peer).toFixed(2)} of ${runtime.peer.label}'s; ` +
+          `Wharf reaches ${pairedRatio(results.wharf, results.floor).toFixed(2)} of it.`,
       );
     }
   }
   console.log(`\n${table(rows)}`);
+  console.log(
+    "\nWharf/peer (and floor/peer) is the median of the rounds' ratios, each round's two runs back to " +
+      'back, so drift between rounds cancels; "of medians" is the ratio of the two medians. When they ' +
+      "differ much, the machine changed speed between rounds.",
+  );
   console.log(
     "\nCPU: share of one core over the measured run, median of the rounds (server: all its threads; wrk: " +
       "its own time). Near 100% for wrk means wrk set the pace: that server's figure is a lower bound.",
