@@ -118,6 +118,8 @@ const DEFAULT_SHUTDOWN_TIMEOUT_S = 5;
  * runs: Bun's idle RSS showed them). Enough for the connections that open at once.
  */
 const SPARE_PARSERS = 256;
+/** The largest small integer (Smi) of V8 with compressed pointers: 2^30 - 1 ms is about 12.4 days. */
+const SMALL_INTEGER_MAX = 0x3fff_ffff;
 const BUSY_RESPONSE = new TextEncoder().encode(
   "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n" +
     "Content-Length: 12\r\nConnection: close\r\n\r\nServer Busy.",
@@ -171,6 +173,11 @@ export class ServerCore implements ConnectionHost {
   readonly sha1Base64: ((data: Uint8Array) => string) | undefined;
   readonly platform: Platform;
   publicFolder: PublicFolder | undefined;
+  /**
+   * Milliseconds since the server started, refreshed by {@linkcode ServerCore.tick}. Relative, not since
+   * the epoch: for its first 12 days a time fits V8's small integers, so each connection's time fields
+   * hold it inline instead of a boxed number apiece.
+   */
   coarseNow: number;
   stopping = false;
   /** Open connections (their list is `HttpConnection.allOpen`, process-wide). */
@@ -180,6 +187,8 @@ export class ServerCore implements ConnectionHost {
   /** The once-a-second timer driving {@linkcode ServerCore.tick}. */
   ticker: ReturnType<typeof setInterval> | undefined;
   readonly #clock: () => number;
+  /** The clock's reading when the server started, the zero of {@linkcode ServerCore.coarseNow}. */
+  readonly #origin: number;
   readonly #wheel: TimerWheel<HttpConnection>;
   readonly #spareParsers: RequestParser[] = [];
   #onAllClosed: (() => void) | undefined;
@@ -217,8 +226,9 @@ export class ServerCore implements ConnectionHost {
     this.fs = platform.fs;
     this.sha1Base64 = platform.sha1Base64;
     this.#clock = options.clock ?? Date.now;
-    this.coarseNow = this.#clock();
-    this.#wheel = new TimerWheel(this.coarseNow);
+    this.#origin = this.#clock();
+    this.coarseNow = 0;
+    this.#wheel = new TimerWheel(0);
   }
 
   /** Opens the public folder, if configured. */
@@ -281,7 +291,10 @@ export class ServerCore implements ConnectionHost {
 
   /** Advances the timer wheel to the clock's time. */
   tick(): void {
-    const now = this.#clock();
+    const elapsed = this.#clock() - this.#origin;
+    // A difference of two large numbers is a boxed double even when whole; `| 0` makes it a small integer,
+    // which is what lets connections store it inline (up to 2^30 - 1, V8's limit with compressed pointers).
+    const now = elapsed >= 0 && elapsed <= SMALL_INTEGER_MAX ? elapsed | 0 : elapsed;
     this.coarseNow = now;
     enterCallback();
     try {

@@ -252,6 +252,10 @@ class Session implements UpgradedProtocol, WebSocketHandler, Borrower {
   readonly timeoutMs: number;
   #lastReceived = 0;
   #lastActivity = 0;
+  /**
+   * When the unanswered ping went out, 0 for none: `coarseNow` counts from the server's start and a ping
+   * leaves at least `timeoutMs` (> 0) after it, so no real sending time is 0.
+   */
   #pingSentAt = 0;
   #closeDeadline = 0;
   /** `WANTS_DRAIN` and `CLOSE_REPORTED`. */

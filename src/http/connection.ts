@@ -48,7 +48,10 @@ export interface ConnectionHost {
   serveFile(path: string, method: string, request: HttpRequest): Promise<StaticResponse | null>;
   /** The runtime's synchronous SHA-1, when it has one. */
   readonly sha1Base64: ((data: Uint8Array) => string) | undefined;
-  /** A clock good to about a second (refreshed by the server's tick), in milliseconds. */
+  /**
+   * A clock good to about a second (refreshed by the server's tick): milliseconds since the server started,
+   * so never 0 once a timeout has passed.
+   */
   readonly coarseNow: number;
   /** `true` once the server is stopping: responses close their connections. */
   readonly stopping: boolean;

@@ -1192,6 +1192,31 @@ describe("Websocket.timeout", () => {
     });
   });
 
+  test("pings and cuts keep their timing past 2^31 ms of server uptime, beyond any 32-bit time", async () => {
+    await withSetting("timeout", 10, async () => {
+      const { h, advance } = await clocked();
+      try {
+        // About 24.9 days in: the connection opens just before the mark and is pinged and cut past it.
+        advance(2 ** 31 - 5_000);
+        const { client, conn } = await h.open();
+        advance(9_000);
+        await settle();
+        assert.equal(client.unread.length, 0, "pinged before the timeout");
+        advance(2_000);
+        assert.equal((await client.readFrame()).opcode, Op.Ping);
+        advance(9_000);
+        await settle();
+        assert.equal(conn.closes, 0, "cut before a further timeout had passed");
+        advance(2_000);
+        await conn.closed();
+        assert.equal(conn.ws!.closeCode, 1006);
+        await client.finish();
+      } finally {
+        await h.stop();
+      }
+    });
+  });
+
   test("a client that never answers the server's close is cut after closeTimeout and gets onClose", async () => {
     assert.equal(Websocket.closeTimeout, 5);
     const { h, advance } = await clocked();
