@@ -7,7 +7,7 @@
  */
 
 import { DrainTracker } from "../src/_drain_tracker.ts";
-import { type Lingering, LingerList } from "../src/_linger.ts";
+import { type Lingering, LingerList, LingerLists } from "../src/_linger.ts";
 import type { Platform } from "../src/platform.ts";
 import {
   type HttpServerOptions,
@@ -60,6 +60,8 @@ declare const Bun: { listen(options: BunListenOptions): BunListener };
 /** After `end()`, how long a peer may keep its side open before the socket is closed, in milliseconds. */
 const LINGER_MS = 2000;
 const lingering = new LingerList(LINGER_MS);
+/** Transports ended with bytes still queued, each waiting for its peer to take some (`writeStallMs`). */
+const stalling = new LingerLists();
 /**
  * The buffer of the chunk Bun is delivering while a data callback runs, `null` otherwise. Process-wide: Bun may
  * read every socket into one shared buffer, so a view handed to another connection's `write` counts too.
@@ -68,7 +70,7 @@ let deliveringBuffer: ArrayBufferLike | null = null;
 
 /** Where a transport is in its life; one number, not a boolean each, keeps every idle connection smaller. */
 const OPEN = 0;
-/** `end()` was called; queued bytes are still being written. */
+/** `end()` was called; queued bytes are still being written (a stall closes the socket). */
 const ENDING = 1;
 /** `end(true)` was called (the peer sends nothing more); queued bytes are still being written. */
 const ENDING_PEER_FINISHED = 2;
@@ -133,6 +135,7 @@ class BunTransport implements Transport, Lingering {
     if (this.#phase !== OPEN) return;
     this.#phase = peerFinished ? ENDING_PEER_FINISHED : ENDING;
     if (this.#queue === null) this.#finish();
+    else stalling.add(this, this.handler.writeStallMs);
   }
 
   destroy(): void {
@@ -157,6 +160,7 @@ class BunTransport implements Transport, Lingering {
   drain(): void {
     const queue = this.#queue;
     if (queue !== null) {
+      const before = queue.length;
       while (queue.length > 0) {
         const chunk = queue[0];
         const written = this.#socket.write(chunk);
@@ -164,6 +168,10 @@ class BunTransport implements Transport, Lingering {
         this.#drain!.written(written);
         if (written < chunk.length) {
           queue[0] = chunk.subarray(written);
+          // The peer took some: an ended transport waits for it afresh.
+          if ((written > 0 || queue.length < before) && this.#phase !== OPEN) {
+            stalling.add(this, this.handler.writeStallMs);
+          }
           return;
         }
         queue.shift();
@@ -171,7 +179,10 @@ class BunTransport implements Transport, Lingering {
       this.#queue = null;
     }
     if (this.#phase !== OPEN) {
-      if (this.#phase === ENDING || this.#phase === ENDING_PEER_FINISHED) this.#finish();
+      if (this.#phase === ENDING || this.#phase === ENDING_PEER_FINISHED) {
+        stalling.delete(this, this.handler.writeStallMs);
+        this.#finish();
+      }
       return;
     }
     if (this.#drain?.drainDue()) this.handler.onDrain();
@@ -181,6 +192,7 @@ class BunTransport implements Transport, Lingering {
     if (this.#phase === CLOSED) return;
     this.#phase = CLOSED;
     lingering.delete(this);
+    stalling.delete(this, this.handler.writeStallMs);
     this.#queue = null;
     this.#drain?.clear();
     this.handler.onClose(error);

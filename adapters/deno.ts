@@ -7,7 +7,7 @@
  */
 
 import { DrainTracker } from "../src/_drain_tracker.ts";
-import { type Lingering, LingerList } from "../src/_linger.ts";
+import { type Lingering, LingerList, LingerLists } from "../src/_linger.ts";
 import type { Platform } from "../src/platform.ts";
 import {
   type HttpServerOptions,
@@ -31,11 +31,13 @@ const BUSY_READ_BYTES = 64 * 1024;
 const JOIN_LIMIT_BYTES = 64 * 1024;
 /** After `end()`, how long a peer may keep its side open before the connection is closed, in milliseconds. */
 const LINGER_MS = 2000;
-const lingering = new LingerList(
-  LINGER_MS,
-  (timer) =>
-    typeof timer === "number" ? Deno.unrefTimer(timer) : (timer as { unref(): void }).unref(),
-);
+function unrefDenoTimer(timer: unknown): void {
+  if (typeof timer === "number") Deno.unrefTimer(timer);
+  else (timer as { unref(): void }).unref();
+}
+const lingering = new LingerList(LINGER_MS, unrefDenoTimer);
+/** Transports ended while a write is in flight, each waiting for its peer to take some (`writeStallMs`). */
+const stalling = new LingerLists(unrefDenoTimer);
 
 /**
  * Read buffers no read is using, for the next connection or burst: a fresh buffer is an allocation,
@@ -114,6 +116,7 @@ class DenoTransport implements Transport, Lingering {
     // As when the peer has sent its FIN: once the bytes are written the connection closes, unlingered.
     if (peerFinished) this.#peerEnded = true;
     if (!this.#writing) this.#closeWrite();
+    else stalling.add(this, this.handler.writeStallMs);
   }
 
   destroy(): void {
@@ -211,6 +214,8 @@ class DenoTransport implements Transport, Lingering {
       this.#drain.written(written);
       const next = written < chunk.length ? chunk.subarray(written) : this.#nextQueued();
       if (next !== undefined) {
+        // The peer took some: an ended transport waits for it afresh.
+        if (this.#ending && written > 0) stalling.add(this, this.handler.writeStallMs);
         this.#writeChunk(next);
         return;
       }
@@ -218,6 +223,7 @@ class DenoTransport implements Transport, Lingering {
     this.#writing = false;
     if (this.#closed) return;
     if (this.#ending) {
+      stalling.delete(this, this.handler.writeStallMs);
       this.#closeWrite();
       return;
     }
@@ -268,6 +274,7 @@ class DenoTransport implements Transport, Lingering {
     if (this.#closed) return;
     this.#closed = true;
     lingering.delete(this);
+    stalling.delete(this, this.handler.writeStallMs);
     this.#queue = null;
     this.#drain.clear();
     this.#resume?.();

@@ -11,7 +11,7 @@ import * as net from "node:net";
 import { homedir } from "node:os";
 import process from "node:process";
 import * as tls from "node:tls";
-import { type Lingering, LingerList } from "../src/_linger.ts";
+import { type Lingering, LingerList, LingerLists } from "../src/_linger.ts";
 import type { Platform } from "../src/platform.ts";
 import {
   type HttpServerOptions,
@@ -28,6 +28,8 @@ import { nodeFileSystem } from "./_fs_node.ts";
 /** After `end()`, how long a peer may keep its side open before the socket is destroyed, in milliseconds. */
 const LINGER_MS = 2000;
 const lingering = new LingerList(LINGER_MS);
+/** Sockets ended with bytes still queued, each waiting for its peer to take some (`writeStallMs`). */
+const stalling = new LingerLists();
 const EMPTY = new Uint8Array(0);
 
 // A socket's state bits, in one number (`[FLAGS]`).
@@ -50,12 +52,28 @@ const HANDLER = Symbol("wharf.handler");
  * when it fails.
  */
 const FAILURE = Symbol("wharf.failure");
+/**
+ * Where a socket ended with bytes still queued keeps how far its writing had got at the last look
+ * (`writeProgress`); only such sockets get the property.
+ */
+const STALL_MARK = Symbol("wharf.stallMark");
 type BoundSocket = net.Socket & {
   [TRANSPORT]: NodeTransport;
   [FLAGS]: number;
   [HANDLER]: TransportHandler;
   [FAILURE]?: unknown;
+  [STALL_MARK]?: string;
 };
+
+/**
+ * Where an ended socket's writing stands: its queue and the unwritten bytes of the chunks libuv is writing
+ * (`writeQueueSize`, the counter Node's own streams read). Once ended, a socket gets no new bytes, so a
+ * change in either means the peer took some; the queue alone would hide a single large chunk's progress.
+ */
+function writeProgress(socket: net.Socket): string {
+  const handle = (socket as { _handle?: { writeQueueSize?: number } })._handle;
+  return `${socket.writableLength}:${handle?.writeQueueSize ?? 0}`;
+}
 
 class NodeTransport implements Transport, Lingering {
   readonly #socket: BoundSocket;
@@ -110,12 +128,29 @@ class NodeTransport implements Transport, Lingering {
       return;
     }
     socket.end();
+    if (socket.destroyed) return;
+    if (socket.writableLength > 0) {
+      // The linger starts at the FIN (`onFinish`); until then the peer must keep taking bytes.
+      socket[STALL_MARK] = writeProgress(socket);
+      stalling.add(this, socket[HANDLER].writeStallMs);
+      socket.once("finish", onFinish);
+      return;
+    }
     // A peer that has already sent its FIN leaves nothing to linger for: the socket closes once ours is out.
-    if (!socket.readableEnded && !socket.destroyed) lingering.add(this);
+    if (!socket.readableEnded) lingering.add(this);
   }
 
   lingerExpired(): void {
-    this.#socket.destroy();
+    const socket = this.#socket;
+    if (socket.writableLength > 0 && !socket.destroyed) {
+      const progress = writeProgress(socket);
+      if (progress !== socket[STALL_MARK]) {
+        socket[STALL_MARK] = progress;
+        stalling.add(this, socket[HANDLER].writeStallMs);
+        return;
+      }
+    }
+    socket.destroy();
   }
 
   destroy(): void {
@@ -164,8 +199,15 @@ function onEnd(this: BoundSocket): void {
 function onError(this: BoundSocket, error: Error): void {
   this[FAILURE] = error;
 }
+/** An ended socket wrote its last bytes and sent its FIN: from waiting for the peer to read, to the linger. */
+function onFinish(this: BoundSocket): void {
+  const transport = this[TRANSPORT];
+  stalling.delete(transport, this[HANDLER].writeStallMs);
+  if (!this.readableEnded && !this.destroyed) lingering.add(transport);
+}
 function onClose(this: BoundSocket): void {
   lingering.delete(this[TRANSPORT]);
+  if (this[STALL_MARK] !== undefined) stalling.delete(this[TRANSPORT], this[HANDLER].writeStallMs);
   this[HANDLER].onClose(this[FAILURE]);
 }
 

@@ -12,7 +12,10 @@
 
 /** A transport that can linger. */
 export interface Lingering {
-  /** The linger is over and the peer has not closed: close at once. */
+  /**
+   * The wait is over: after a linger the peer has not closed, after a write stall it has taken nothing. Close
+   * at once, or start the wait over.
+   */
   lingerExpired(): void;
 }
 
@@ -78,6 +81,33 @@ export class LingerList {
       member.lingerExpired();
     }
   };
+}
+
+/**
+ * {@linkcode LingerList}s by duration, for a wait whose length each server sets (the write stall after
+ * `end()`, the handler's `writeStallMs`): one list per duration keeps each list's members in
+ * deadline order. A process usually runs one server, so one list.
+ */
+export class LingerLists {
+  readonly #lists = new Map<number, LingerList>();
+  readonly #unref: (timer: unknown) => void;
+
+  /** @param unref As for {@linkcode LingerList}. */
+  constructor(unref: (timer: unknown) => void = unrefOwn) {
+    this.#unref = unref;
+  }
+
+  /** Starts, or starts over, `member`'s wait of `waitMs`. */
+  add(member: Lingering, waitMs: number): void {
+    let list = this.#lists.get(waitMs);
+    if (list === undefined) this.#lists.set(waitMs, list = new LingerList(waitMs, this.#unref));
+    list.add(member);
+  }
+
+  /** Ends `member`'s wait of `waitMs`; a member not waiting is ignored. */
+  delete(member: Lingering, waitMs: number): void {
+    this.#lists.get(waitMs)?.delete(member);
+  }
 }
 
 function unrefOwn(timer: unknown): void {

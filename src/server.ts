@@ -34,7 +34,11 @@ export interface HttpServerOptions {
   address?: string;
   /** Folder of static files served for GET/HEAD before `onRequest`; a leading `~` is the home folder. */
   publicFolder?: string;
-  /** Keep-alive idle timeout in seconds; default 5 (the seed's HTTP extension); 0 disables it. */
+  /**
+   * Keep-alive idle timeout in seconds; default 5 (the seed's HTTP extension); 0 disables it. It also bounds
+   * a closing connection whose peer stops reading: once the server has ended a connection, a peer that
+   * takes none of the remaining bytes for this long (5 s when 0) is cut.
+   */
   timeout?: number;
   /**
    * Seconds a client may take to send a request head, and the longest pause it may make inside a request
@@ -131,6 +135,7 @@ const IGNORING_HANDLER: TransportHandler = {
   onDrain() {},
   onEnd() {},
   onClose() {},
+  writeStallMs: DEFAULT_IDLE_TIMEOUT_S * 1000,
 };
 
 function seconds(name: string, value: number | undefined, fallback: number): number {
@@ -166,6 +171,7 @@ export class ServerCore implements ConnectionHost {
   readonly maxHeaderBytes: number;
   readonly maxBodyBytes: number;
   readonly idleTimeoutMs: number;
+  readonly writeStallMs: number;
   readonly headerTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
   readonly maxConnections: number;
@@ -212,6 +218,8 @@ export class ServerCore implements ConnectionHost {
       ? 0
       : positiveInteger("maxBodySize", options.maxBodySize, DEFAULT_MAX_BODY_BYTES);
     this.idleTimeoutMs = seconds("timeout", options.timeout, DEFAULT_IDLE_TIMEOUT_S) * 1000;
+    // `timeout: 0` keeps idle connections open, not ones whose peer stopped taking the last response.
+    this.writeStallMs = this.idleTimeoutMs > 0 ? this.idleTimeoutMs : DEFAULT_IDLE_TIMEOUT_S * 1000;
     this.headerTimeoutMs =
       seconds("headerTimeout", options.headerTimeout, DEFAULT_HEADER_TIMEOUT_S) * 1000;
     this.shutdownTimeoutMs = seconds(
@@ -253,8 +261,12 @@ export class ServerCore implements ConnectionHost {
   /** Makes the handler for a new transport, or refuses it as busy. */
   accept(transport: Transport): TransportHandler {
     if (this.stopping || this.connectionCount >= this.maxConnections) {
-      transport.write(BUSY_RESPONSE);
-      transport.end();
+      // After the adapter has bound the handler returned here: ending with bytes queued asks it for
+      // `writeStallMs`.
+      queueMicrotask(() => {
+        transport.write(BUSY_RESPONSE);
+        transport.end();
+      });
       return IGNORING_HANDLER;
     }
     this.connectionCount++;

@@ -30,6 +30,9 @@ export interface Transport {
    * what the peer has not read yet. `peerFinished` says the peer has declared that it sends nothing more
    * (a completed Websocket close handshake, RFC 6455 §5.5.1, which then requires closing the connection):
    * the transport closes both directions once its bytes are written, without a half-close or a linger.
+   * While bytes are still queued, a peer that takes none of them for the handler's
+   * {@linkcode TransportHandler.writeStallMs} is cut. (The stream pair of `serveStreams` has no view of its
+   * peer's reading: it cuts a linger's time after `end()`, written or not.)
    */
   end(peerFinished?: boolean): void;
   /** Closes at once, dropping unsent bytes. {@linkcode TransportHandler.onClose} follows. */
@@ -66,4 +69,11 @@ export interface TransportHandler {
   onEnd(): void;
   /** The transport is closed, for any reason. Called exactly once; nothing is called after it. */
   onClose(error?: unknown): void;
+  /**
+   * After {@linkcode Transport.end}, how long in milliseconds a socket transport waits for the peer to take
+   * any of the bytes it still holds, before it closes and drops them: a peer that stops reading must not
+   * hold the connection and its queue forever. Every byte the peer takes starts the wait again, so a slow
+   * reader gets the whole response.
+   */
+  readonly writeStallMs: number;
 }

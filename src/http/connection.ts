@@ -48,6 +48,8 @@ export interface ConnectionHost {
   serveFile(path: string, method: string, request: HttpRequest): Promise<StaticResponse | null>;
   /** The runtime's synchronous SHA-1, when it has one. */
   readonly sha1Base64: ((data: Uint8Array) => string) | undefined;
+  /** {@linkcode TransportHandler.writeStallMs} of every connection of this server. */
+  readonly writeStallMs: number;
   /**
    * A clock good to about a second (refreshed by the server's tick): milliseconds since the server started,
    * so never 0 once a timeout has passed.
@@ -321,6 +323,10 @@ export class HttpConnection extends OutputBuffer
     } finally {
       leaveCallback();
     }
+  }
+
+  get writeStallMs(): number {
+    return this.#host.writeStallMs;
   }
 
   onDrain(): void {

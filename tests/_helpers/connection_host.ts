@@ -19,6 +19,7 @@ export class RecordingHost implements ConnectionHost {
   readonly maxHeaderBytes = DEFAULT_MAX_HEADER_BYTES;
   readonly maxBodyBytes = 1024;
   readonly idleTimeoutMs = 0;
+  readonly writeStallMs = 5000;
   readonly headerTimeoutMs = 0;
   readonly publicFolder = undefined;
   readonly sha1Base64 = sha1Base64;
