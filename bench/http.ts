@@ -35,6 +35,7 @@ import { availableParallelism } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { acquireLock, releaseLock } from "./_lock.ts";
+import { median, pairedRatio } from "./_stats.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 /** The server gets one core and the load generator the other, so neither steals the other's CPU. */
@@ -300,22 +301,6 @@ async function measure(contender: Contender, options: Options): Promise<RunResul
   } finally {
     await stopServer(child);
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-/**
- * The median of the rounds' own ratios, `a[i] / b[i]`. Round i's two runs ran back to back, so a machine
- * that speeds up or slows down between rounds moves both sides of each ratio alike; the ratio of the two
- * medians can pair a fast round of one side with a slow round of the other.
- */
-function pairedRatio(a: number[], b: number[]): number {
-  const rounds = Math.min(a.length, b.length);
-  return median(Array.from({ length: rounds }, (_, round) => a[round] / b[round]));
 }
 
 /** ± half the range of the rounds relative to their median, as a percentage: how far apart they were. */

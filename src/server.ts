@@ -113,6 +113,8 @@ export interface Server {
 
 const DEFAULT_PORT = "3000";
 const DEFAULT_IDLE_TIMEOUT_S = 5;
+/** The write-stall limit when `timeout` is 0 (idle connections kept open): the default timeout's. */
+const DEFAULT_WRITE_STALL_MS = DEFAULT_IDLE_TIMEOUT_S * 1000;
 const DEFAULT_HEADER_TIMEOUT_S = 10;
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 const DEFAULT_SHUTDOWN_TIMEOUT_S = 5;
@@ -135,7 +137,7 @@ const IGNORING_HANDLER: TransportHandler = {
   onDrain() {},
   onEnd() {},
   onClose() {},
-  writeStallMs: DEFAULT_IDLE_TIMEOUT_S * 1000,
+  writeStallMs: DEFAULT_WRITE_STALL_MS,
 };
 
 function seconds(name: string, value: number | undefined, fallback: number): number {
@@ -219,7 +221,7 @@ export class ServerCore implements ConnectionHost {
       : positiveInteger("maxBodySize", options.maxBodySize, DEFAULT_MAX_BODY_BYTES);
     this.idleTimeoutMs = seconds("timeout", options.timeout, DEFAULT_IDLE_TIMEOUT_S) * 1000;
     // `timeout: 0` keeps idle connections open, not ones whose peer stopped taking the last response.
-    this.writeStallMs = this.idleTimeoutMs > 0 ? this.idleTimeoutMs : DEFAULT_IDLE_TIMEOUT_S * 1000;
+    this.writeStallMs = this.idleTimeoutMs > 0 ? this.idleTimeoutMs : DEFAULT_WRITE_STALL_MS;
     this.headerTimeoutMs =
       seconds("headerTimeout", options.headerTimeout, DEFAULT_HEADER_TIMEOUT_S) * 1000;
     this.shutdownTimeoutMs = seconds(
