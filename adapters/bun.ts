@@ -92,6 +92,7 @@ class BunTransport implements Transport, Lingering {
   /** Bytes the kernel did not take yet; `null` while there are none, as on most connections most of the time. */
   #queue: Uint8Array[] | null = null;
   #phase: Phase = OPEN;
+  lingerSlot = -1;
 
   constructor(socket: BunSocket) {
     this.#socket = socket;

@@ -76,6 +76,7 @@ class DenoTransport implements Transport, Lingering {
   #closed = false;
   #resume: (() => void) | undefined;
   #paused = false;
+  lingerSlot = -1;
 
   constructor(conn: Deno.Conn) {
     this.#conn = conn;

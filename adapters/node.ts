@@ -57,12 +57,15 @@ const FAILURE = Symbol("wharf.failure");
  * (`writeProgress`); only such sockets get the property.
  */
 const STALL_MARK = Symbol("wharf.stallMark");
+/** Where a socket that lingers or stalls keeps its `lingerSlot`; only such sockets get the property. */
+const LINGER_SLOT = Symbol("wharf.lingerSlot");
 type BoundSocket = net.Socket & {
   [TRANSPORT]: NodeTransport;
   [FLAGS]: number;
   [HANDLER]: TransportHandler;
   [FAILURE]?: unknown;
   [STALL_MARK]?: string;
+  [LINGER_SLOT]?: number;
 };
 
 /**
@@ -89,6 +92,15 @@ class NodeTransport implements Transport, Lingering {
   /** Written bytes go to the kernel (copied) once `bufferedAmount` is 0. */
   get releasesWrittenChunks(): boolean {
     return true;
+  }
+
+  // On the socket, as a property only closing sockets get: a field would cost every connection.
+  get lingerSlot(): number {
+    return this.#socket[LINGER_SLOT] ?? -1;
+  }
+
+  set lingerSlot(slot: number) {
+    this.#socket[LINGER_SLOT] = slot;
   }
 
   // Read on demand: the socket asks the kernel (getpeername) each time, which most connections never need.

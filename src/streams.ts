@@ -38,6 +38,7 @@ class StreamTransport implements Transport, Lingering {
   #closed = false;
   #ending = false;
   #peerEnded = false;
+  lingerSlot = -1;
   readonly #written: () => void;
   readonly #failed: (error: unknown) => void;
 

@@ -17,6 +17,7 @@ function member(name: string, log: Member[], onExpired?: () => void): Member {
     name,
     addedAt: Date.now(),
     expiredAt: -1,
+    lingerSlot: -1,
     lingerExpired() {
       this.expiredAt = Date.now();
       log.push(this);
@@ -99,6 +100,43 @@ describe("LingerList", () => {
     assert.deepEqual(log.map((m) => m.name), ["b", "a"]);
   });
 
+  test("members keep their order as the ring wraps round, fills up and grows", async () => {
+    const list = new LingerList(LINGER_MS);
+    const { log, done, expired } = expiries(29);
+    const members = Array.from({ length: 40 }, (_, i) => member(`m${i}`, log, expired));
+    // The first ten, then all but the last two of them leave: the ring's oldest slot moves on.
+    for (const m of members.slice(0, 10)) list.add(m);
+    for (const m of members.slice(0, 8)) list.delete(m);
+    // Twelve more wrap round the end of the ring, five more fill it up and make it grow.
+    for (const m of members.slice(10, 27)) list.add(m);
+    // Gaps in the middle and at the newest end, and a restart, before the growth moves everyone.
+    list.delete(members[15]);
+    list.delete(members[26]);
+    list.add(members[9]);
+    for (const m of members.slice(27, 40)) list.add(m);
+    list.delete(members[30]);
+    await done;
+    const expected = [8, ...range(10, 15), ...range(16, 26), ...range(27, 30), ...range(31, 40)];
+    expected.splice(expected.indexOf(27), 0, 9);
+    assert.deepEqual(log.map((m) => m.name), expected.map((i) => `m${i}`));
+    assert.ok(members.every((m) => m.lingerSlot === -1), "every member left the ring");
+  });
+
+  test("a list ignores a member that another list holds in the same slot", async () => {
+    const short = new LingerList(LINGER_MS);
+    const long = new LingerList(LINGER_MS * 2);
+    const { log, done, expired } = expiries(2);
+    const a = member("a", log, expired);
+    const b = member("b", log, expired);
+    short.add(a);
+    long.add(b);
+    assert.equal(a.lingerSlot, b.lingerSlot, "both in their list's first slot");
+    short.delete(b);
+    long.delete(a);
+    await done;
+    assert.deepEqual(log.map((m) => m.name), ["a", "b"]);
+  });
+
   test("the timer is unref'd so a lingering peer cannot keep the process alive", () => {
     const unrefed: unknown[] = [];
     const list = new LingerList(LINGER_MS, (timer) => unrefed.push(timer));
@@ -111,3 +149,7 @@ describe("LingerList", () => {
     clearTimeout(unrefed[0] as ReturnType<typeof setTimeout>);
   });
 });
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
