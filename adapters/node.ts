@@ -192,12 +192,18 @@ class NodeTransport implements Transport, Lingering {
 function onData(this: BoundSocket, chunk: Uint8Array): void {
   this[HANDLER].onData(chunk);
 }
-/** The view handed to `onData` from the shared read buffer, kept while reads repeat one length. */
-let sharedReadView: Uint8Array = new Uint8Array(0);
+/**
+ * Views handed to `onData` from the shared read buffer, one per length modulo `READ_VIEW_SLOTS`: reads that
+ * repeat a few lengths (an upgrade request then its close frame, a keep-alive client's requests, messages
+ * of one size) get a view made before instead of a new one, an allocation per read.
+ */
+const READ_VIEW_SLOTS = 64;
+const sharedReadViews: Uint8Array[] = new Array(READ_VIEW_SLOTS).fill(EMPTY);
 function onSharedRead(this: net.Socket, length: number, buffer: Uint8Array): void {
-  let view = sharedReadView;
+  const slot = length & (READ_VIEW_SLOTS - 1);
+  let view = sharedReadViews[slot];
   if (view.length !== length || view.buffer !== buffer.buffer) {
-    sharedReadView = view = buffer.subarray(0, length);
+    sharedReadViews[slot] = view = buffer.subarray(0, length);
   }
   (this as BoundSocket)[HANDLER].onData(view);
 }
