@@ -516,8 +516,11 @@ function upgrade(settings: WebsocketSettings): void {
   let offered: readonly string[];
   try {
     ({ key, protocols: offered } = checkUpgrade(request.head));
-    const origin = request.headers.get("origin");
-    if (settings.checkOrigin !== undefined && !settings.checkOrigin(origin, request)) {
+    // The Origin is looked up only for a check: every other upgrade would scan the headers for nothing.
+    if (
+      settings.checkOrigin !== undefined &&
+      !settings.checkOrigin(request.headers.get("origin"), request)
+    ) {
       throw new HttpError(403, "Origin not allowed");
     }
   } catch (error) {
