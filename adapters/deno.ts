@@ -31,6 +31,10 @@ const BUSY_READ_BYTES = 64 * 1024;
 const JOIN_LIMIT_BYTES = 64 * 1024;
 /** After `end()`, how long a peer may keep its side open before the connection is closed, in milliseconds. */
 const LINGER_MS = 2000;
+/**
+ * Lets the process exit while `timer` is pending: the server's ticker and the lists' timers. Timers are
+ * numbers on older Deno and objects (with their own `unref`) on newer ones, as on Node.
+ */
 function unrefDenoTimer(timer: unknown): void {
   if (typeof timer === "number") Deno.unrefTimer(timer);
   else (timer as { unref(): void }).unref();
@@ -334,7 +338,7 @@ export const denoPlatform: Platform = {
   homeDir: () => Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE"),
   // Deno implements node:crypto natively; it hashes synchronously where crypto.subtle needs a round trip.
   sha1Base64,
-  unrefTimer: (timer) => Deno.unrefTimer(timer as number),
+  unrefTimer: unrefDenoTimer,
   onShutdownSignal(listener) {
     const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
     for (const signal of signals) Deno.addSignalListener(signal, listener);
