@@ -748,6 +748,47 @@ describe("Websocket functions", () => {
     }
   });
 
+  test("upgrade throws TypeError for settings that are no object, lack a request or hold a non-function callback", async () => {
+    const refusals: string[] = [];
+    const h = await harness({
+      upgrade: (settings) => {
+        const misuses: unknown[] = [
+          null,
+          "settings",
+          { ...settings, request: undefined },
+          ...["onMessage", "onOpen", "onShutdown", "onClose", "onDrain"].map((name) => ({
+            ...settings,
+            [name]: "not a function",
+          })),
+        ];
+        for (const misuse of misuses) {
+          assert.throws(() => Websocket.upgrade(misuse as WebsocketSettings), (error) => {
+            assert.ok(error instanceof TypeError);
+            refusals.push(error.message);
+            return true;
+          });
+        }
+        // None of the refusals claimed the request: it can still be upgraded.
+        Websocket.upgrade(settings);
+      },
+    });
+    try {
+      const { client, conn } = await h.open();
+      assert.deepEqual(refusals, [
+        "Websocket.upgrade needs a settings object",
+        "Websocket.upgrade needs a settings object",
+        "Websocket.upgrade needs a request",
+        "onMessage must be a function",
+        "onOpen must be a function",
+        "onShutdown must be a function",
+        "onClose must be a function",
+        "onDrain must be a function",
+      ]);
+      await closeCleanly(client, conn);
+    } finally {
+      await h.stop();
+    }
+  });
   test("a broadcast in each sends every target the same frames, re-framed when the data changes", async () => {
     const h = await harness();
     try {
